@@ -1,0 +1,56 @@
+#include "context.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { MIB = 1 << 20 };
+static const size_t DEFAULT_LIMIT = (size_t)16 << 30;
+
+void useg_ctx_init(useg_ctx *ctx, const useg_ctx_options *opt) {
+    *ctx = (useg_ctx){.grad_enabled = true};
+    useg_arena_init(&ctx->params, "params", 16 * MIB, opt && opt->params_limit ? opt->params_limit : DEFAULT_LIMIT);
+    useg_arena_init(&ctx->step, "step", 64 * MIB, opt && opt->step_limit ? opt->step_limit : DEFAULT_LIMIT);
+    useg_arena_init(&ctx->scratch, "scratch", 16 * MIB, DEFAULT_LIMIT);
+    useg_rng_seed(&ctx->rng, opt ? opt->seed : 0, 0);
+}
+
+void useg_ctx_free(useg_ctx *ctx) {
+    useg_arena_free(&ctx->params);
+    useg_arena_free(&ctx->step);
+    useg_arena_free(&ctx->scratch);
+    free(ctx->tape.nodes);
+    ctx->tape = (useg_tape){0};
+}
+
+void useg_step_end(useg_ctx *ctx) {
+    ctx->tape.len = 0;
+    useg_arena_reset(&ctx->step);
+    useg_arena_reset(&ctx->scratch);
+}
+
+useg_status useg_fail(useg_ctx *ctx, useg_status status, const char *fmt, ...) {
+    USEG_ASSERT(status != USEG_OK, "useg_fail called with USEG_OK");
+    if (ctx->status == USEG_OK) {
+        ctx->status = status;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->message, sizeof ctx->message, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+void useg_clear_error(useg_ctx *ctx) {
+    ctx->status = USEG_OK;
+    ctx->message[0] = '\0';
+}
+
+useg_status useg_alloc(useg_ctx *ctx, useg_arena *a, size_t bytes, void **out) {
+    *out = useg_arena_alloc(a, bytes);
+    if (!*out)
+        return useg_fail(ctx, USEG_ERR_OUT_OF_MEMORY,
+                         "out of memory: %zu bytes requested from the %s arena (%zu in use, limit %zu)",
+                         bytes, a->name, a->used, a->limit);
+    return USEG_OK;
+}

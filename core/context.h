@@ -1,0 +1,49 @@
+// The context: everything one thread of work carries around.
+//
+// It holds the sticky error (status.h), the arenas by lifetime (arena.h), the
+// autograd tape, the grad mode and the one RNG. A context is not shared
+// between threads; ops parallelise inside themselves (parallel.h).
+#pragma once
+
+#include <stdbool.h>
+
+#include "arena.h"
+#include "autograd.h"
+#include "rng.h"
+#include "status.h"
+#include "tensor.h"
+
+enum { USEG_MESSAGE_MAX = 512 };
+
+struct useg_ctx {
+    useg_status status;               // first error since the last clear
+    char message[USEG_MESSAGE_MAX];   // its one-line message
+    useg_arena params;                // parameters, their grads and optimiser state
+    useg_arena step;                  // op outputs and the tape's tensors; reset per step
+    useg_arena scratch;               // op workspaces; each op rewinds what it took
+    useg_tape tape;
+    bool grad_enabled;
+    useg_rng rng;
+};
+
+typedef struct useg_ctx_options {
+    uint64_t seed;            // RNG seed
+    size_t step_limit;        // most bytes the step arena may hold (0: 16 GiB)
+    size_t params_limit;      // likewise for parameters (0: 16 GiB)
+} useg_ctx_options;
+
+// Set up a context. Takes no memory until used.
+void useg_ctx_init(useg_ctx *ctx, const useg_ctx_options *opt);
+void useg_ctx_free(useg_ctx *ctx);
+// End a step: drop the tape and everything in the step arena.
+void useg_step_end(useg_ctx *ctx);
+
+// Record an error (only the first one sticks) and return `status`.
+useg_status useg_fail(useg_ctx *ctx, useg_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+// Forget the recorded error (after reporting a skipped batch item, say).
+void useg_clear_error(useg_ctx *ctx);
+
+// Allocate from an arena, or fail with USEG_ERR_OUT_OF_MEMORY and a message
+// naming the arena and the size.
+useg_status useg_alloc(useg_ctx *ctx, useg_arena *a, size_t bytes, void **out);
