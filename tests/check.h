@@ -1,0 +1,52 @@
+// A minimal check harness for the C test programs: checks count failures and
+// report them with file:line; the program's exit code is 0 when all passed,
+// 1 otherwise, 77 when a test cannot run here (meson reports it as skipped).
+#pragma once
+
+#include <stdio.h>
+
+#include "context.h"
+
+static int check_failures;
+static int check_count;
+
+#define CHECK(cond, ...)                                                                    \
+    do {                                                                                    \
+        check_count++;                                                                      \
+        if (!(cond)) {                                                                      \
+            check_failures++;                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);        \
+            fprintf(stderr, __VA_ARGS__);                                                   \
+            fputc('\n', stderr);                                                            \
+        }                                                                                   \
+    } while (0)
+
+// The call must succeed; on failure print the context's message and clear it.
+#define CHECK_OK(ctx, expr)                                                                 \
+    do {                                                                                    \
+        check_count++;                                                                      \
+        useg_status check_st_ = (expr);                                                     \
+        if (check_st_ != USEG_OK) {                                                         \
+            check_failures++;                                                               \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, (ctx)->message); \
+            useg_clear_error(ctx);                                                          \
+        }                                                                                   \
+    } while (0)
+
+// The call must fail with `status` and leave a message; the error is then cleared.
+#define CHECK_FAILS(ctx, expr, status)                                                      \
+    do {                                                                                    \
+        check_count++;                                                                      \
+        useg_status check_st_ = (expr);                                                     \
+        if (check_st_ != (status) || (ctx)->message[0] == '\0') {                           \
+            check_failures++;                                                               \
+            fprintf(stderr, "%s:%d: %s: expected status '%s', got '%s' (%s)\n", __FILE__, __LINE__, \
+                    #expr, useg_status_name(status), useg_status_name(check_st_), (ctx)->message); \
+        }                                                                                   \
+        useg_clear_error(ctx);                                                              \
+    } while (0)
+
+static inline int check_report(const char *name) {
+    printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
+    return check_failures ? 1 : 0;
+}
