@@ -72,8 +72,8 @@ def main():
             y.backward(torch.tensor(dout))
             for k, x in enumerate(inputs):
                 np.save(os.path.join(out, f"{name}.in{k}.npy"), x)
-                np.save(os.path.join(out, f"{name}.din{k}.npy"), np.ascontiguousarray(tensors[k].grad.numpy()))
-            np.save(os.path.join(out, f"{name}.out.npy"), np.ascontiguousarray(y.detach().numpy()))
+                np.save(os.path.join(out, f"{name}.din{k}.npy"), np.array(tensors[k].grad.numpy(), order="C"))
+            np.save(os.path.join(out, f"{name}.out.npy"), np.array(y.detach().numpy(), order="C"))
             np.save(os.path.join(out, f"{name}.dout.npy"), dout)
         return subprocess.call([sys.argv[1], out])
 
