@@ -39,6 +39,14 @@ typedef enum useg_op {
     USEG_OP_SUM,
     USEG_OP_MEAN,
     USEG_OP_MAX,
+    // Ops below are added by the files named; each adds its enum entries,
+    // its backward to op_internal.h and its table entry to op_table.c.
+    // core/ops_linalg.c: USEG_OP_MATMUL, USEG_OP_LINEAR, USEG_OP_CONV2D
+    // core/ops_attention.c: USEG_OP_ATTENTION
+    // core/ops_nn.c: USEG_OP_SOFTMAX, USEG_OP_LOG_SOFTMAX, USEG_OP_LAYER_NORM
+    // core/ops_loss.c: USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS
+    // core/ops_index.c: USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT (split is slices)
+    // core/ops_interp.c: USEG_OP_INTERPOLATE
     USEG_OP_COUNT
 } useg_op;
 
@@ -82,3 +90,68 @@ useg_status useg_argmax(useg_ctx *ctx, useg_tensor *x, int axis, bool keepdim, u
 // Sum a gradient of broadcast shape back down to `shape` (the adjoint of
 // broadcasting); differentiable.
 useg_status useg_sum_to(useg_ctx *ctx, useg_tensor *x, int ndim, const int64_t *shape, useg_tensor **out);
+
+// --- Linear algebra (core/ops_linalg.c; GEMM in kernels/gemm.h). ---------------
+// Batched matrix product with optional transposes: a (..., M, K) or (..., K, M)
+// when trans_a; b (..., K, N) or (..., N, K) when trans_b; out (..., M, N).
+// Batch dims broadcast (NumPy rules); 1-D operands are not promoted (rank >= 2).
+useg_status useg_matmul(useg_ctx *ctx, useg_tensor *a, useg_tensor *b, bool trans_a, bool trans_b,
+                        useg_tensor **out);
+// x (..., in) @ w^T (out, in) + bias (out) -> (..., out); bias may be NULL.
+// PyTorch's nn.Linear layout.
+useg_status useg_linear(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tensor *bias, useg_tensor **out);
+// x (B, C, H, W), w (O, C, KH, KW), bias (O) or NULL -> (B, O, H', W') with
+// H' = (H + 2 pad_h - KH) / stride_h + 1 (PyTorch conv2d, no dilation/groups).
+useg_status useg_conv2d(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tensor *bias, int stride_h,
+                        int stride_w, int pad_h, int pad_w, useg_tensor **out);
+
+// --- Attention (core/ops_attention.c; CPU kernel kernels/attention_cpu.c). -----
+// softmax(q k^T * scale) v for q (B, H, Nq, D), k and v (B, H, Nk, D) ->
+// (B, H, Nq, D). Blocked with an online softmax: the Nq x Nk score matrix is
+// never stored whole. The backward recomputes scores block by block from the
+// saved row log-sum-exp.
+useg_status useg_attention(useg_ctx *ctx, useg_tensor *q, useg_tensor *k, useg_tensor *v, double scale,
+                           useg_tensor **out);
+
+// --- Normalisation and softmax (core/ops_nn.c). ---------------------------------
+useg_status useg_softmax(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor **out);
+useg_status useg_log_softmax(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor **out);
+// Layer norm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias,
+// biased variance as PyTorch; weight and bias (C) may be NULL.
+useg_status useg_layer_norm(useg_ctx *ctx, useg_tensor *x, useg_tensor *weight, useg_tensor *bias, double eps,
+                            useg_tensor **out);
+
+// --- Losses (core/ops_loss.c). All return a 0-d mean over the counted elements.
+// logits (N, C) or (N, C, d1, ...), target i64 (N) or (N, d1, ...); targets
+// equal to ignore_index count nowhere (PyTorch's mean over non-ignored; NaN
+// when all are ignored, as PyTorch).
+useg_status useg_cross_entropy(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, int64_t ignore_index,
+                               useg_tensor **out);
+// Mean of the numerically stable BCE with logits; target same shape, in [0, 1].
+useg_status useg_bce_with_logits(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, useg_tensor **out);
+// Sigmoid focal loss (Lin et al.; torchvision.ops.sigmoid_focal_loss with
+// reduction 'mean'): alpha < 0 disables the alpha weighting.
+useg_status useg_focal_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, double alpha, double gamma,
+                            useg_tensor **out);
+// Dice loss on sigmoid probabilities, per row of (N, ...) flattened:
+// 1 - (2 sum(p t) + 1) / (sum(p) + sum(t) + 1), averaged over N (SAM / Mask2Former form).
+useg_status useg_dice_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, useg_tensor **out);
+
+// --- Indexing (core/ops_index.c). ---------------------------------------------
+// Join n tensors along `axis` (all other sizes equal).
+useg_status useg_concat(useg_ctx *ctx, useg_tensor **xs, int n, int axis, useg_tensor **out);
+// Split along `axis` into n pieces of the given sizes (they sum to the axis
+// size); the pieces are views (slices), so gradients flow through them.
+useg_status useg_split(useg_ctx *ctx, useg_tensor *x, int axis, const int64_t *sizes, int n, useg_tensor **outs);
+// torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] for axis 0, etc.;
+// index i64 of out's shape. Out-of-range indices are a shape error.
+useg_status useg_gather(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor *index, useg_tensor **out);
+// torch.index_select: the entries of `index` (1-D i64) along `axis`.
+useg_status useg_index_select(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor *index, useg_tensor **out);
+
+// --- Resampling (core/ops_interp.c). -------------------------------------------
+typedef enum useg_interp_mode { USEG_INTERP_BILINEAR, USEG_INTERP_BICUBIC } useg_interp_mode;
+// x (B, C, H, W) -> (B, C, out_h, out_w), PyTorch F.interpolate with
+// align_corners=False (bicubic: a = -0.75, clamped border taps).
+useg_status useg_interpolate(useg_ctx *ctx, useg_tensor *x, int64_t out_h, int64_t out_w, useg_interp_mode mode,
+                             useg_tensor **out);

@@ -7,8 +7,8 @@
 
 #include "context.h"
 
-static int check_failures;
-static int check_count;
+extern int check_failures; // defined in check.c, shared by every file of a test program
+extern int check_count;
 
 #define CHECK(cond, ...)                                                                    \
     do {                                                                                    \
@@ -46,7 +46,5 @@ static int check_count;
         useg_clear_error(ctx);                                                              \
     } while (0)
 
-static inline int check_report(const char *name) {
-    printf("%s: %d checks, %d failed\n", name, check_count, check_failures);
-    return check_failures ? 1 : 0;
-}
+// Print "<name>: N checks, M failed"; returns the exit code (0 or 1).
+int check_report(const char *name);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "../check.h"
 #include "ops.h"
 
 static useg_status eval_loss(useg_ctx *ctx, gradcheck_fn f, useg_tensor **in, useg_tensor *r, useg_tensor **loss,
@@ -63,4 +64,26 @@ bool gradcheck(useg_ctx *ctx, const char *name, gradcheck_fn f, useg_tensor **in
     }
     printf("gradcheck %-28s max error %.2e\n", name, worst);
     return worst <= tol;
+}
+
+int gradcheck_run(const grad_case *cases, int n, const char *label) {
+    useg_ctx ctx;
+    useg_ctx_init(&ctx, &(useg_ctx_options){.seed = 1});
+    for (int c = 0; c < n; c++) {
+        const grad_case *gc = &cases[c];
+        useg_tensor *in[GRAD_MAX_INPUTS];
+        for (int k = 0; k < gc->n_in; k++) {
+            CHECK_OK(&ctx, useg_rand_normal(&ctx, &ctx.params, USEG_F64, gc->ndim[k], gc->shape[k], 0.0, 1.0, &in[k]));
+            for (int64_t i = 0; i < useg_numel(in[k]); i++) {
+                double v = useg_get_flat(in[k], i);
+                if (gc->domain == GRAD_POSITIVE) v = 0.2 + v * v;
+                if (gc->domain == GRAD_AWAY_FROM_ZERO) v = v < 0 ? v - 0.2 : v + 0.2;
+                useg_set_flat(in[k], i, v);
+            }
+            CHECK_OK(&ctx, useg_requires_grad(&ctx, in[k]));
+        }
+        CHECK(gradcheck(&ctx, gc->name, gc->fn, in, gc->n_in), "%s", gc->name);
+    }
+    useg_ctx_free(&ctx);
+    return check_report(label);
 }
