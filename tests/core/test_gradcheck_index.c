@@ -7,6 +7,7 @@
 #include "../check.h"
 #include "gradcheck.h"
 #include "ops.h"
+#include "thread_invariance.h"
 
 // An i64 tensor of `shape` holding `values` (row-major), in ctx->step.
 static useg_status make_index(useg_ctx *ctx, int ndim, const int64_t *shape, const int64_t *values,
@@ -102,6 +103,40 @@ static const grad_case cases[] = {
     {"index_select last, size 1", case_index_select_last, 1, {3}, {{2, 3, 1}}, GRAD_ANY},
 };
 
+// Big gathers for the threaded scatter-add: along axis 0 (threads take column
+// blocks) and along the last axis (threads take rows); indices repeat.
+static useg_status big_index(useg_ctx *ctx, int64_t rows, int64_t cols, int64_t range, useg_tensor **out) {
+    const int64_t shape[2] = {rows, cols};
+    USEG_TRY(useg_empty(ctx, NULL, USEG_I64, 2, shape, out));
+    int64_t *v = (*out)->data;
+    for (int64_t i = 0; i < rows * cols; i++) v[i] = i * 7919 % range;
+    return USEG_OK;
+}
+static useg_status case_big_gather0(useg_ctx *ctx, useg_tensor **in, useg_tensor **out) {
+    useg_tensor *idx;
+    USEG_TRY(big_index(ctx, 500, 257, 300, &idx));
+    return useg_gather(ctx, in[0], 0, idx, out);
+}
+static useg_status case_big_gather_last(useg_ctx *ctx, useg_tensor **in, useg_tensor **out) {
+    useg_tensor *idx;
+    USEG_TRY(big_index(ctx, 64, 1000, 600, &idx));
+    return useg_gather(ctx, in[0], 1, idx, out);
+}
+
+static void check_threads(void) {
+    useg_ctx ctx;
+    useg_ctx_init(&ctx, &(useg_ctx_options){.seed = 2});
+    const int64_t s0[2] = {300, 257}, s1[2] = {64, 600};
+    useg_tensor *x0, *x1;
+    CHECK_OK(&ctx, useg_rand_normal(&ctx, &ctx.params, USEG_F32, 2, s0, 0.0, 1.0, &x0));
+    CHECK_OK(&ctx, useg_rand_normal(&ctx, &ctx.params, USEG_F32, 2, s1, 0.0, 1.0, &x1));
+    CHECK_OK(&ctx, useg_requires_grad(&ctx, x0));
+    CHECK_OK(&ctx, useg_requires_grad(&ctx, x1));
+    check_thread_invariance(&ctx, "gather axis 0", case_big_gather0, x0);
+    check_thread_invariance(&ctx, "gather last axis", case_big_gather_last, x1);
+    useg_ctx_free(&ctx);
+}
+
 // Bad arguments return a status with a message, never touch memory out of range.
 static void check_bad_inputs(void) {
     useg_ctx ctx;
@@ -164,5 +199,6 @@ static void check_bad_inputs(void) {
 
 int main(void) {
     check_bad_inputs();
+    check_threads();
     return gradcheck_run(cases, (int)(sizeof cases / sizeof cases[0]), "gradcheck: indexing");
 }

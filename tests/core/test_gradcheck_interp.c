@@ -5,6 +5,7 @@
 #include "../check.h"
 #include "gradcheck.h"
 #include "interp_cases.h"
+#include "thread_invariance.h"
 
 #define MODE_CASES(m, MODE)                                                                      \
     INTERP_SIZED(m##_up, MODE, 11, 13)                                                           \
@@ -29,6 +30,24 @@ MODE_CASES(bicubic, USEG_INTERP_BICUBIC)
     {#m " permuted -> 6x4", case_##m##_permuted, 1, {4}, {{1, 5, 7, 2}}, GRAD_ANY}
 
 static const grad_case cases[] = {MODE_TABLE(bilinear), MODE_TABLE(bicubic)};
+
+// Sizes past the threading threshold, for the thread-count invariance check.
+INTERP_SIZED(big_bicubic_up, USEG_INTERP_BICUBIC, 100, 71)
+INTERP_SIZED(big_bilinear_down, USEG_INTERP_BILINEAR, 31, 23)
+
+static void check_threads(void) {
+    useg_ctx ctx;
+    useg_ctx_init(&ctx, &(useg_ctx_options){.seed = 2});
+    const int64_t s_up[4] = {2, 4, 33, 47}, s_down[4] = {2, 3, 97, 89};
+    useg_tensor *up, *down;
+    CHECK_OK(&ctx, useg_rand_normal(&ctx, &ctx.params, USEG_F32, 4, s_up, 0.0, 1.0, &up));
+    CHECK_OK(&ctx, useg_rand_normal(&ctx, &ctx.params, USEG_F32, 4, s_down, 0.0, 1.0, &down));
+    CHECK_OK(&ctx, useg_requires_grad(&ctx, up));
+    CHECK_OK(&ctx, useg_requires_grad(&ctx, down));
+    check_thread_invariance(&ctx, "bicubic up", case_big_bicubic_up, up);
+    check_thread_invariance(&ctx, "bilinear down", case_big_bilinear_down, down);
+    useg_ctx_free(&ctx);
+}
 
 static void check_bad_inputs(void) {
     useg_ctx ctx;
@@ -65,5 +84,6 @@ static void check_bad_inputs(void) {
 
 int main(void) {
     check_bad_inputs();
+    check_threads();
     return gradcheck_run(cases, (int)(sizeof cases / sizeof cases[0]), "gradcheck: interpolation");
 }
