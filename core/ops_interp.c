@@ -119,26 +119,30 @@ static useg_status interp_forward_cpu(useg_ctx *ctx, const useg_tensor *x, const
             if (!used[r % H]) continue;
             const T *xr = X + r * W;
             T *tr = TMP + r * OW;
-            for (int64_t o = 0; o < OW; o++) {
-                const int64_t *ix = tw->idx + o * kw;
-                const T *w = WW + o * kw;
-                T acc = xr[ix[0]] * w[0];
-                for (int j = 1; j < kw; j++) acc += xr[ix[j]] * w[j];
-                tr[o] = acc;
-            }
+            const int64_t *ix = tw->idx;
+            if (kw == 2)
+                for (int64_t o = 0; o < OW; o++) tr[o] = xr[ix[2 * o]] * WW[2 * o] + xr[ix[2 * o + 1]] * WW[2 * o + 1];
+            else
+                for (int64_t o = 0; o < OW; o++) {
+                    const int64_t *i4 = ix + 4 * o;
+                    const T *w4 = WW + 4 * o;
+                    tr[o] = xr[i4[0]] * w4[0] + xr[i4[1]] * w4[1] + xr[i4[2]] * w4[2] + xr[i4[3]] * w4[3];
+                }
         }
-        // Pass 2: TMP rows along H -> out rows.
+        // Pass 2: TMP rows along H -> out rows, one fused pass per row.
         _Pragma("omp parallel for schedule(static) if (parallel)")
         for (int64_t r = 0; r < planes * OH; r++) {
             const int64_t *ih = th->idx + (r % OH) * kh;
             const T *w = WH + (r % OH) * kh, *plane = TMP + (r / OH) * H * OW;
-            T *orow = O + r * OW;
-            const T *t0 = plane + ih[0] * OW;
-            for (int64_t c = 0; c < OW; c++) orow[c] = t0[c] * w[0];
-            for (int i = 1; i < kh; i++) {
-                const T *ti = plane + ih[i] * OW;
-                T wi = w[i];
-                for (int64_t c = 0; c < OW; c++) orow[c] += ti[c] * wi;
+            T *restrict orow = O + r * OW;
+            const T *restrict t0 = plane + ih[0] * OW, *restrict t1 = plane + ih[1] * OW;
+            T w0 = w[0], w1 = w[1];
+            if (kh == 2) {
+                for (int64_t c = 0; c < OW; c++) orow[c] = t0[c] * w0 + t1[c] * w1;
+            } else {
+                const T *restrict t2 = plane + ih[2] * OW, *restrict t3 = plane + ih[3] * OW;
+                T w2 = w[2], w3 = w[3];
+                for (int64_t c = 0; c < OW; c++) orow[c] = t0[c] * w0 + t1[c] * w1 + t2[c] * w2 + t3[c] * w3;
             }
         }
     });
@@ -183,16 +187,16 @@ static useg_status interp_backward_cpu(useg_ctx *ctx, const useg_tensor *g, cons
         for (int64_t r = 0; r < planes * H; r++) {
             int64_t h = r % H;
             const T *gp = G + (r / H) * OH * OW;
-            T *tr = TMP + r * OW;
+            T *restrict tr = TMP + r * OW;
             if (first[h] == first[h + 1]) {
                 memset(tr, 0, (size_t)OW * sizeof(T));
                 continue;
             }
-            const T *g0 = gp + from_row[first[h]] * OW;
+            const T *restrict g0 = gp + from_row[first[h]] * OW;
             T w0 = FW[first[h]];
             for (int64_t c = 0; c < OW; c++) tr[c] = g0[c] * w0;
             for (int64_t e = first[h] + 1; e < first[h + 1]; e++) {
-                const T *ge = gp + from_row[e] * OW;
+                const T *restrict ge = gp + from_row[e] * OW;
                 T we = FW[e];
                 for (int64_t c = 0; c < OW; c++) tr[c] += ge[c] * we;
             }
