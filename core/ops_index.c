@@ -21,8 +21,10 @@
 // the thread count, because threads own disjoint destinations (rows when the
 // axis is the last one, column blocks otherwise). No float atomics.
 //
-// Checked against PyTorch 1.13 (tests/core/torch_index.py) and f64 finite
-// differences (tests/core/test_gradcheck_index.c).
+// Checked against PyTorch 1.13 (tests/core/torch_index.py: forward and
+// backward bit-identical on every case, threaded paths included) and f64
+// finite differences (tests/core/test_gradcheck_index.c); the backward is
+// checked bit-identical across thread counts.
 #include <omp.h>
 #include <string.h>
 

@@ -19,19 +19,24 @@
 // The interpolation is separable: out = sum_i wh_i * (sum_j ww_j * x[h_i, w_j]).
 // Pass 1 interpolates each input row along W into a (B*C, H, out_w)
 // workspace (only rows some output row reads); pass 2 blends workspace rows
-// along H. That is the arithmetic of PyTorch's CPU kernel, in its order (it
-// evaluates the nested sum per output pixel), at O(taps) instead of
-// O(taps^2) work per output pixel. Both passes run over whole rows in
-// parallel.
+// along H, one fused vectorisable pass per output row. These are the sums of
+// PyTorch's CPU kernel in its order (it evaluates the nested sum per output
+// pixel), at O(taps) instead of O(taps^2) work per output pixel. Both passes
+// run over whole rows in parallel.
 //
-// The backward is the transpose: gradient rows are spread back along H into
-// the workspace through the transposed H taps (for each input row, the output
-// rows that read it, in ascending order), then each workspace row is
-// scattered along W into its own dx row. Every thread owns whole rows, so
-// every sum runs in a fixed order: deterministic, no atomics.
+// The backward is the exact transpose of this forward: gradient rows are
+// spread back along H into the workspace through the transposed H taps (for
+// each input row, the output rows that read it, in ascending order), then
+// each workspace row is scattered along W into its own dx row. Every thread
+// owns whole rows, so every sum runs in a fixed order: deterministic, no
+// atomics. (Upstream's bicubic backward recomputes its coordinates in float,
+// so it is not quite the transpose of upstream's forward; we follow ours.)
 //
-// Checked against PyTorch 1.13 (tests/core/torch_interp.py) and f64 finite
-// differences (tests/core/test_gradcheck_interp.c).
+// Measured against PyTorch 1.13 (tests/core/torch_interp.py: normwise
+// relative error <= 1.2e-6 forward, <= 3.4e-6 backward in f32, bilinear
+// ~1e-7), f64 finite differences (tests/core/test_gradcheck_interp.c), and
+// for speed benchmarks/interp (forward 2-10x faster than upstream's on one
+// thread on the pipelines' shapes, except plain downsampling, ~1.4x slower).
 #include <math.h>
 #include <string.h>
 
