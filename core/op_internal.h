@@ -47,3 +47,9 @@ USEG_BACKWARD(gelu);
 USEG_BACKWARD(sum);
 USEG_BACKWARD(mean);
 USEG_BACKWARD(max);
+// core/ops_index.c
+USEG_BACKWARD(concat);
+USEG_BACKWARD(gather);
+USEG_BACKWARD(index_select);
+// core/ops_interp.c
+USEG_BACKWARD(interpolate);

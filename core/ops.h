@@ -45,8 +45,10 @@ typedef enum useg_op {
     // core/ops_attention.c: USEG_OP_ATTENTION
     // core/ops_nn.c: USEG_OP_SOFTMAX, USEG_OP_LOG_SOFTMAX, USEG_OP_LAYER_NORM
     // core/ops_loss.c: USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS
-    // core/ops_index.c: USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT (split is slices)
-    // core/ops_interp.c: USEG_OP_INTERPOLATE
+    // core/ops_index.c (split is slices)
+    USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT,
+    // core/ops_interp.c
+    USEG_OP_INTERPOLATE,
     USEG_OP_COUNT
 } useg_op;
 
@@ -138,20 +140,35 @@ useg_status useg_focal_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *tar
 useg_status useg_dice_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, useg_tensor **out);
 
 // --- Indexing (core/ops_index.c). ---------------------------------------------
-// Join n tensors along `axis` (all other sizes equal).
+// These move data: the forwards take any dtype (CPU); float inputs get gradients.
+// Join n >= 1 tensors (same rank and dtype, all other sizes equal) along `axis`;
+// any n (the tape records one node per four inputs).
 useg_status useg_concat(useg_ctx *ctx, useg_tensor **xs, int n, int axis, useg_tensor **out);
 // Split along `axis` into n pieces of the given sizes (they sum to the axis
 // size); the pieces are views (slices), so gradients flow through them.
 useg_status useg_split(useg_ctx *ctx, useg_tensor *x, int axis, const int64_t *sizes, int n, useg_tensor **outs);
 // torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] for axis 0, etc.;
-// index i64 of out's shape. Out-of-range indices are a shape error.
+// index i64 of out's shape, same rank as x, index.shape[d] <= x.shape[d] for
+// d != axis. Out-of-range indices are a shape error naming the value. The
+// backward scatter-adds (repeated indices accumulate) in a fixed order.
 useg_status useg_gather(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor *index, useg_tensor **out);
-// torch.index_select: the entries of `index` (1-D i64) along `axis`.
+// torch.index_select: the entries of `index` (1-D i64) along `axis`; range
+// checked as gather.
 useg_status useg_index_select(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor *index, useg_tensor **out);
 
 // --- Resampling (core/ops_interp.c). -------------------------------------------
 typedef enum useg_interp_mode { USEG_INTERP_BILINEAR, USEG_INTERP_BICUBIC } useg_interp_mode;
-// x (B, C, H, W) -> (B, C, out_h, out_w), PyTorch F.interpolate with
-// align_corners=False (bicubic: a = -0.75, clamped border taps).
+// x (B, C, H, W) f32/f64 -> (B, C, out_h, out_w), PyTorch 1.13 F.interpolate(
+// size=(out_h, out_w), align_corners=False), no antialias: source index
+// (dst + 0.5) * in / out - 0.5 (bilinear: clamped at 0; bicubic: a = -0.75,
+// border taps clamped to the edge). Sizes must be positive.
 useg_status useg_interpolate(useg_ctx *ctx, useg_tensor *x, int64_t out_h, int64_t out_w, useg_interp_mode mode,
                              useg_tensor **out);
+// F.interpolate(scale_factor=(scale_h, scale_w), align_corners=False) with
+// recompute_scale_factor unset, as DINO's interpolate_pos_encoding calls it:
+// out_h = floor(H * scale_h) (computed in double, as PyTorch), and the source
+// index uses 1 / scale_h instead of H / out_h. The two differ whenever
+// H * scale_h is not an integer: DINO passes (h0 + 0.1) / sqrt(N) so that the
+// floor lands on h0. Scales must be finite, positive and give sizes >= 1.
+useg_status useg_interpolate_scaled(useg_ctx *ctx, useg_tensor *x, double scale_h, double scale_w,
+                                    useg_interp_mode mode, useg_tensor **out);
