@@ -23,13 +23,15 @@
 //                  sigmoid(x) flattened per mask, +1 smoothing on both sides.
 // Float targets are differentiable too (soft targets from a teacher); integer
 // class targets are not.
-#include <math.h>
+#include <tgmath.h>
 
 #include "dispatch.h"
 #include "op_internal.h"
 
 // Elements per partial sum: fixed, so the summation order is too.
 enum { LOSS_CHUNK = 4096 };
+// Positions per cross-entropy tile (see ce_tile).
+enum { CE_TILE = 64 };
 
 static double sigmoid_of(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
@@ -54,55 +56,71 @@ static useg_status check_float_target(useg_ctx *ctx, const char *op, const useg_
 
 // --- Cross-entropy ---------------------------------------------------------------------
 
-// Positions P = N * S of logits (N, C, S): lse[p] = logsumexp over C; returns
-// the sum over non-ignored positions of lse - x[target]. All contiguous.
+// Logits (N, C, S) are walked in tiles of up to CE_TILE positions of one
+// image (fixed n): the class loop then reads contiguous runs of positions,
+// which the max vectorises over, instead of one position's classes S apart.
+static void ce_tile(int64_t t, int64_t S, int64_t *n, int64_t *s0, int64_t *len) {
+    int64_t per_image = (S + CE_TILE - 1) / CE_TILE;
+    *n = t / per_image;
+    *s0 = (t % per_image) * CE_TILE;
+    *len = S - *s0 < CE_TILE ? S - *s0 : CE_TILE;
+}
+
+// lse[p] = logsumexp over C at each position p = n S + s; returns the sum
+// over non-ignored positions of lse - x[target] (partial: one double per tile).
 static double cross_entropy_forward_cpu(const useg_tensor *x, const int64_t *target, int64_t ignore_index,
                                         int64_t C, int64_t S, double *lse, double *partial) {
-    int64_t P = C ? useg_numel(x) / C : 0, chunks = (P + LOSS_CHUNK - 1) / LOSS_CHUNK;
+    int64_t N = x->shape[0], tiles = N * ((S + CE_TILE - 1) / CE_TILE);
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data;
         _Pragma("omp parallel for schedule(static) if (parallel)")
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            int64_t end = (ch + 1) * LOSS_CHUNK < P ? (ch + 1) * LOSS_CHUNK : P;
+        for (int64_t t = 0; t < tiles; t++) {
+            int64_t n, s0, len;
+            ce_tile(t, S, &n, &s0, &len);
+            const T *px = X + n * C * S + s0;
+            // A NaN is passed over by the max but turns its sum, and so the loss, into NaN.
+            T m[CE_TILE];
+            double e[CE_TILE] = {0};
+            for (int64_t j = 0; j < len; j++) m[j] = -INFINITY;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t j = 0; j < len; j++) m[j] = px[c * S + j] > m[j] ? px[c * S + j] : m[j];
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t j = 0; j < len; j++) e[j] += exp(px[c * S + j] - m[j]);
             double s = 0;
-            for (int64_t p = ch * LOSS_CHUNK; p < end; p++) {
-                const T *px = X + (p / S) * C * S + p % S;
-                T m = -INFINITY;
-                for (int64_t c = 0; c < C; c++)
-                    if (px[c * S] > m || px[c * S] != px[c * S]) m = px[c * S];
-                double e = 0;
-                for (int64_t c = 0; c < C; c++) e += exp((double)(px[c * S] - m));
-                lse[p] = (double)m + log(e);
-                if (target[p] != ignore_index) s += lse[p] - (double)px[target[p] * S];
+            for (int64_t j = 0, p = n * S + s0; j < len; j++, p++) {
+                lse[p] = (double)m[j] + log(e[j]);
+                if (target[p] != ignore_index) s += lse[p] - (double)px[target[p] * S + j];
             }
-            partial[ch] = s;
+            partial[t] = s;
         }
     });
     double total = 0;
-    for (int64_t ch = 0; ch < chunks; ch++) total += partial[ch];
+    for (int64_t t = 0; t < tiles; t++) total += partial[t];
     return total;
 }
 
 // dx = scale * (softmax(x) - onehot(target)) at counted positions, 0 at ignored ones.
 static void cross_entropy_backward_cpu(const useg_tensor *x, const int64_t *target, int64_t ignore_index,
                                        int64_t C, int64_t S, const double *lse, double scale, useg_tensor *dx) {
-    int64_t P = useg_numel(x) / C;
+    int64_t N = x->shape[0], tiles = N * ((S + CE_TILE - 1) / CE_TILE);
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data;
         T *D = dx->data;
         _Pragma("omp parallel for schedule(static) if (parallel)")
-        for (int64_t p = 0; p < P; p++) {
-            int64_t start = (p / S) * C * S + p % S;
-            const T *px = X + start;
-            T *pd = D + start;
-            if (target[p] == ignore_index) {
-                for (int64_t c = 0; c < C; c++) pd[c * S] = 0;
-                continue;
-            }
+        for (int64_t t = 0; t < tiles; t++) {
+            int64_t n, s0, len;
+            ce_tile(t, S, &n, &s0, &len);
+            const T *px = X + n * C * S + s0;
+            const int64_t *tg = target + n * S + s0;
+            const double *pl = lse + n * S + s0;
+            T *pd = D + n * C * S + s0;
             for (int64_t c = 0; c < C; c++)
-                pd[c * S] = (T)(scale * (exp((double)px[c * S] - lse[p]) - (c == target[p] ? 1.0 : 0.0)));
+                for (int64_t j = 0; j < len; j++)
+                    pd[c * S + j] = tg[j] == ignore_index
+                                        ? 0
+                                        : (T)(scale * (exp(px[c * S + j] - (T)pl[j]) - (c == tg[j] ? 1 : 0)));
         }
     });
 }
@@ -145,7 +163,8 @@ useg_status useg_cross_entropy(useg_ctx *ctx, useg_tensor *logits, useg_tensor *
     // else it is a workspace like the partial sums.
     useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
     double *partial;
-    useg_status st = useg_alloc(ctx, &ctx->scratch, (size_t)(P / LOSS_CHUNK + 1) * sizeof(double), (void **)&partial);
+    int64_t tiles = logits->shape[0] * ((S + CE_TILE - 1) / CE_TILE);
+    useg_status st = useg_alloc(ctx, &ctx->scratch, (size_t)(tiles + 1) * sizeof(double), (void **)&partial);
     if (st == USEG_OK) st = useg_empty(ctx, record ? &ctx->step : &ctx->scratch, USEG_F64, 1, &P, &lse);
     double total = 0;
     if (st == USEG_OK && C > 0) total = cross_entropy_forward_cpu(xc, tg, ignore_index, C, S, lse->data, partial);

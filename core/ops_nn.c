@@ -3,31 +3,59 @@
 // Softmax and log-softmax work along any axis: the input is made contiguous
 // and viewed as (outer, size, inner) around the axis, and each of the
 // outer * inner lines (stride `inner`) is independent, so lines run in
-// parallel. Both subtract the line's max before exp (exact in exact
-// arithmetic, and exp never overflows); the line sum accumulates in double.
-// Backward, from the saved output y and upstream g:
+// parallel. Both subtract the line's max before exp (exp never overflows);
+// line sums accumulate in double. Backward, from the saved output y and g:
 //   softmax      dx = y * (g - sum(g * y))
 //   log-softmax  dx = g - exp(y) * sum(g)
 //
 // Layer norm normalises over the last axis (PyTorch F.layer_norm with
-// normalized_shape = (C,)): biased variance, two passes (mean, then the
+// normalized_shape = (C,)): biased variance in two passes (mean, then the
 // squared deviations, so a large mean costs no precision), statistics in
-// double. Every ViT block runs it twice, so the f32 path matters: rows run in
-// parallel, the row sums use LANES interleaved partial sums (a fixed order,
-// so results do not depend on the thread count, yet the compiler can
-// vectorise them), and the elementwise passes are plain loops. The backward is
-// the fused PyTorch formula with xhat = (x - mean) * rstd, dxhat = g * weight:
+// double. The backward is PyTorch's fused formula, with
+// xhat = (x - mean) * rstd and dxhat = g * weight:
 //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
 //   dweight = sum over rows of g * xhat,  dbias = sum over rows of g
-// dweight/dbias are parallel over blocks of columns, each column summed over
-// rows in row order: deterministic, and no scratch per thread.
-// Checked against PyTorch 1.13 (tests/core/torch_nn.py) and by f64 finite
-// differences (tests/core/test_gradcheck_nn.c).
-#include <math.h>
+// Every ViT block runs it twice, so the f32 path is tuned: rows run in
+// parallel; row sums and maxima use LANES interleaved partial results (a
+// serial sum is a dependency chain the compiler may not reorder; the lanes
+// vectorise and are combined in a fixed order); dweight/dbias are summed in
+// the same pass as dx, into per-chunk column sums over a fixed number of row
+// chunks that are then added in chunk order, so x and g are read once and the
+// result does not depend on the thread count. <tgmath.h> makes exp/log run
+// in the tensor's precision (expf for f32: about twice as fast as exp).
+// Measured with benchmarks/core/bench_nn_torch.py against PyTorch 1.13 on the
+// same machine; checked against PyTorch (tests/core/torch_nn.py) and by f64
+// finite differences (tests/core/test_gradcheck_nn.c).
+#include <tgmath.h>
 #include <string.h>
 
 #include "dispatch.h"
 #include "op_internal.h"
+
+// Interleaved partial results of the row reductions (see above).
+enum { LANES = 8 };
+
+// result = COMBINE over i in [0, n) of E (a function of the index i), with
+// accumulators of type ACC starting at INIT.
+#define LANE_REDUCE(ACC, n, i, E, INIT, COMBINE, result)                                    \
+    do {                                                                                    \
+        ACC acc_[LANES];                                                                    \
+        for (int k_ = 0; k_ < LANES; k_++) acc_[k_] = (INIT);                               \
+        int64_t base_ = 0;                                                                  \
+        for (; base_ + LANES <= (n); base_ += LANES)                                        \
+            for (int k_ = 0; k_ < LANES; k_++) {                                            \
+                int64_t i = base_ + k_;                                                     \
+                acc_[k_] = COMBINE(acc_[k_], (E));                                          \
+            }                                                                               \
+        for (int64_t i = base_; i < (n); i++) acc_[i - base_] = COMBINE(acc_[i - base_], (E)); \
+        ACC r_ = acc_[0];                                                                   \
+        for (int k_ = 1; k_ < LANES; k_++) r_ = COMBINE(r_, acc_[k_]);                      \
+        (result) = r_;                                                                      \
+    } while (0)
+#define ADD(a, b) ((a) + (b))
+#define MAX(a, b) ((b) > (a) ? (b) : (a))
+// Sum of E in double.
+#define LANE_SUM(n, i, E, result) LANE_REDUCE(double, n, i, E, 0.0, ADD, result)
 
 // --- Softmax / log-softmax ------------------------------------------------------------
 
@@ -45,17 +73,17 @@ static void softmax_forward_cpu(const useg_tensor *x, int axis, bool log_out, us
             int64_t start = (l / inner) * size * inner + l % inner;
             const T *px = X + start;
             T *py = Y + start;
-            T m = -INFINITY;
-            for (int64_t k = 0; k < size; k++)
-                if (px[k * inner] > m || px[k * inner] != px[k * inner]) m = px[k * inner];
+            // A NaN is passed over here but still turns the sum, and so the line, into NaN.
+            T m;
+            LANE_REDUCE(T, size, k, px[k * inner], -INFINITY, MAX, m);
             double s = 0;
             if (log_out) {
-                for (int64_t k = 0; k < size; k++) s += exp((double)(px[k * inner] - m));
+                for (int64_t k = 0; k < size; k++) s += exp(px[k * inner] - m);
                 T lse = (T)((double)m + log(s));
                 for (int64_t k = 0; k < size; k++) py[k * inner] = px[k * inner] - lse;
             } else {
                 for (int64_t k = 0; k < size; k++) {
-                    T e = (T)exp((double)(px[k * inner] - m));
+                    T e = exp(px[k * inner] - m);
                     py[k * inner] = e;
                     s += e;
                 }
@@ -81,13 +109,12 @@ static void softmax_backward_cpu(const useg_tensor *y, const useg_tensor *g, int
             int64_t start = (l / inner) * size * inner + l % inner;
             const T *py = Y + start, *pg = G + start;
             T *pd = D + start;
-            double s = 0;
+            double s;
             if (log_out) {
-                for (int64_t k = 0; k < size; k++) s += pg[k * inner];
-                for (int64_t k = 0; k < size; k++)
-                    pd[k * inner] = (T)(pg[k * inner] - exp((double)py[k * inner]) * s);
+                LANE_SUM(size, k, (double)pg[k * inner], s);
+                for (int64_t k = 0; k < size; k++) pd[k * inner] = pg[k * inner] - exp(py[k * inner]) * (T)s;
             } else {
-                for (int64_t k = 0; k < size; k++) s += (double)pg[k * inner] * py[k * inner];
+                LANE_SUM(size, k, (double)pg[k * inner] * py[k * inner], s);
                 for (int64_t k = 0; k < size; k++) pd[k * inner] = py[k * inner] * (pg[k * inner] - (T)s);
             }
         }
@@ -97,6 +124,7 @@ static void softmax_backward_cpu(const useg_tensor *y, const useg_tensor *g, int
 static useg_status softmax_common(useg_ctx *ctx, bool log_out, useg_tensor *x, int axis, useg_tensor **out) {
     const char *name = log_out ? "log_softmax" : "softmax";
     USEG_TRY(useg_check_float_cpu(ctx, name, x));
+    if (x->ndim == 0) return useg_fail(ctx, USEG_ERR_SHAPE, "%s: x must have at least one axis", name);
     USEG_TRY(useg_normalize_axis(ctx, name, axis, x->ndim, &axis));
     useg_tensor *xc;
     bool prev = useg_no_grad_begin(ctx); // the node below records x itself
@@ -133,27 +161,9 @@ USEG_BACKWARD(log_softmax) { return softmax_backward_common(ctx, node, true); }
 
 // --- Layer norm ---------------------------------------------------------------------------
 
-// Interleaved partial sums for the row reductions; the compiler maps them to
-// vector lanes. Combined in a fixed order, so the result is deterministic.
-enum { LANES = 8 };
-// Columns per block of the dweight/dbias pass (a block's sums stay in L1).
-enum { LN_COL_BLOCK = 64 };
-
-// result = the sum of EXPR (a double, a function of the index i) over i in [0, n).
-#define LANE_SUM(n, i, EXPR, result)                                                        \
-    do {                                                                                    \
-        double acc_[LANES] = {0};                                                           \
-        int64_t base_ = 0;                                                                  \
-        for (; base_ + LANES <= (n); base_ += LANES)                                        \
-            for (int k_ = 0; k_ < LANES; k_++) {                                            \
-                int64_t i = base_ + k_;                                                     \
-                acc_[k_] += (EXPR);                                                         \
-            }                                                                               \
-        for (int64_t i = base_; i < (n); i++) acc_[i - base_] += (EXPR);                    \
-        double sum_ = 0;                                                                    \
-        for (int k_ = 0; k_ < LANES; k_++) sum_ += acc_[k_];                                \
-        (result) = sum_;                                                                    \
-    } while (0)
+// Row chunks of the backward's dweight/dbias partial sums: enough for 16+
+// threads, few enough that the (LN_CHUNKS, 2, C) partials stay in cache.
+enum { LN_CHUNKS = 64 };
 
 // Rows of x (R, C) -> y; w, b (C) or NULL; stats (R, 2) = (mean, rstd) in double, or NULL.
 // All contiguous.
@@ -187,63 +197,51 @@ static void layer_norm_forward_cpu(const useg_tensor *x, const useg_tensor *w, c
     });
 }
 
-// dx for rows of x (R, C) from g, the weight w (C, or NULL: ones) and the saved stats.
-static void layer_norm_backward_x_cpu(const useg_tensor *x, const useg_tensor *w, const double *stats,
-                                      const useg_tensor *g, useg_tensor *dx) {
+// One pass over the rows of x (R, C) for the backward: dx (or NULL) from g, the
+// weight w (C, or NULL: ones) and the saved stats; and when `part` is given,
+// per-chunk column sums of g * xhat and g (part[ch] = (2, C) doubles for the
+// rows [ch * rows_per_chunk, ...)) so dweight/dbias need no second read of x
+// and g. Chunks depend on the shape only, so the sums do not depend on the
+// thread count.
+static void layer_norm_backward_cpu(const useg_tensor *x, const useg_tensor *w, const double *stats,
+                                    const useg_tensor *g, useg_tensor *dx, int64_t rows_per_chunk, double *part) {
     int64_t C = x->shape[x->ndim - 1], R = useg_numel(x) / C;
+    int64_t chunks = (R + rows_per_chunk - 1) / rows_per_chunk;
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data, *W = w ? w->data : NULL, *G = g->data;
-        T *D = dx->data;
+        T *D = dx ? dx->data : NULL;
         _Pragma("omp parallel for schedule(static) if (parallel)")
-        for (int64_t r = 0; r < R; r++) {
-            const T *px = X + r * C, *pg = G + r * C;
-            T *pd = D + r * C;
-            double mean = stats[2 * r], rstd = stats[2 * r + 1], a, b;
-            // a = mean(dxhat), b = mean(dxhat * xhat)
-            if (W) {
-                LANE_SUM(C, c, (double)pg[c] * W[c], a);
-                LANE_SUM(C, c, (double)pg[c] * W[c] * ((double)px[c] - mean), b);
-            } else {
-                LANE_SUM(C, c, (double)pg[c], a);
-                LANE_SUM(C, c, (double)pg[c] * ((double)px[c] - mean), b);
-            }
-            a /= (double)C;
-            b *= rstd / (double)C;
-            T m = (T)mean, rs = (T)rstd, ta = (T)a, tb = (T)b;
-            if (W)
-                for (int64_t c = 0; c < C; c++) pd[c] = rs * (pg[c] * W[c] - ta - (px[c] - m) * rs * tb);
-            else
-                for (int64_t c = 0; c < C; c++) pd[c] = rs * (pg[c] - ta - (px[c] - m) * rs * tb);
-        }
-    });
-}
-
-// dw = sum over rows of g * xhat, db = sum over rows of g (either may be NULL);
-// parallel over blocks of columns, each column summed in row order.
-static void layer_norm_backward_wb_cpu(const useg_tensor *x, const double *stats, const useg_tensor *g,
-                                       useg_tensor *dw, useg_tensor *db) {
-    int64_t C = x->shape[x->ndim - 1], R = C ? useg_numel(x) / C : 0;
-    int64_t blocks = (C + LN_COL_BLOCK - 1) / LN_COL_BLOCK;
-    bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
-    USEG_FLOAT_DISPATCH(x->dtype, T, {
-        const T *X = x->data, *G = g->data;
-        T *DW = dw ? dw->data : NULL, *DB = db ? db->data : NULL;
-        _Pragma("omp parallel for schedule(static) if (parallel)")
-        for (int64_t blk = 0; blk < blocks; blk++) {
-            int64_t c0 = blk * LN_COL_BLOCK, n = C - c0 < LN_COL_BLOCK ? C - c0 : LN_COL_BLOCK;
-            double sw[LN_COL_BLOCK] = {0}, sb[LN_COL_BLOCK] = {0};
-            for (int64_t r = 0; r < R; r++) {
-                const T *px = X + r * C + c0, *pg = G + r * C + c0;
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            double *pw = part ? part + ch * 2 * C : NULL, *pb = pw ? pw + C : NULL;
+            if (pw) memset(pw, 0, (size_t)(2 * C) * sizeof(double));
+            int64_t end = (ch + 1) * rows_per_chunk < R ? (ch + 1) * rows_per_chunk : R;
+            for (int64_t r = ch * rows_per_chunk; r < end; r++) {
+                const T *px = X + r * C, *pg = G + r * C;
                 double mean = stats[2 * r], rstd = stats[2 * r + 1];
-                for (int64_t c = 0; c < n; c++) {
-                    sw[c] += (double)pg[c] * (((double)px[c] - mean) * rstd);
-                    sb[c] += pg[c];
+                if (D) {
+                    // a = mean(dxhat), b = mean(dxhat * xhat)
+                    double a, b;
+                    if (W) {
+                        LANE_SUM(C, c, (double)pg[c] * W[c], a);
+                        LANE_SUM(C, c, (double)pg[c] * W[c] * ((double)px[c] - mean), b);
+                    } else {
+                        LANE_SUM(C, c, (double)pg[c], a);
+                        LANE_SUM(C, c, (double)pg[c] * ((double)px[c] - mean), b);
+                    }
+                    a /= (double)C;
+                    b *= rstd / (double)C;
+                    T m = (T)mean, rs = (T)rstd, ta = (T)a, tb = (T)b, *pd = D + r * C;
+                    if (W)
+                        for (int64_t c = 0; c < C; c++) pd[c] = rs * (pg[c] * W[c] - ta - (px[c] - m) * rs * tb);
+                    else
+                        for (int64_t c = 0; c < C; c++) pd[c] = rs * (pg[c] - ta - (px[c] - m) * rs * tb);
                 }
-            }
-            for (int64_t c = 0; c < n; c++) {
-                if (DW) DW[c0 + c] = (T)sw[c];
-                if (DB) DB[c0 + c] = (T)sb[c];
+                if (pw)
+                    for (int64_t c = 0; c < C; c++) {
+                        pw[c] += (double)pg[c] * (((double)px[c] - mean) * rstd);
+                        pb[c] += pg[c];
+                    }
             }
         }
     });
@@ -289,22 +287,32 @@ useg_status useg_layer_norm(useg_ctx *ctx, useg_tensor *x, useg_tensor *weight, 
 }
 
 USEG_BACKWARD(layer_norm) {
-    useg_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2], *g = node->out->grad;
+    useg_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2], *dx = NULL;
     const double *stats = node->saved[0]->data;
-    if (x->requires_grad) {
-        useg_tensor *dx;
-        USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
-        if (useg_numel(x) > 0) layer_norm_backward_x_cpu(x, w, stats, g, dx);
-        USEG_TRY(useg_accumulate_grad(ctx, x, dx));
-    }
     bool need_w = w && w->requires_grad, need_b = b && b->requires_grad;
-    if (!need_w && !need_b) return USEG_OK;
-    const int64_t *cs = &x->shape[x->ndim - 1];
-    useg_tensor *dw = NULL, *db = NULL;
-    if (need_w) USEG_TRY(useg_empty(ctx, NULL, x->dtype, 1, cs, &dw));
-    if (need_b) USEG_TRY(useg_empty(ctx, NULL, x->dtype, 1, cs, &db));
-    layer_norm_backward_wb_cpu(x, stats, g, dw, db);
-    if (need_w) USEG_TRY(useg_accumulate_grad(ctx, w, dw));
-    if (need_b) USEG_TRY(useg_accumulate_grad(ctx, b, db));
-    return USEG_OK;
+    if (x->requires_grad) USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
+    int64_t C = x->shape[x->ndim - 1], R = C ? useg_numel(x) / C : 0;
+    int64_t rows_per_chunk = R ? (R + LN_CHUNKS - 1) / LN_CHUNKS : 1, chunks = (R + rows_per_chunk - 1) / rows_per_chunk;
+    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+    double *part = NULL;
+    if (need_w || need_b)
+        USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(chunks * 2 * C) * sizeof(double), (void **)&part));
+    if (R * C > 0) layer_norm_backward_cpu(x, w, stats, node->out->grad, dx, rows_per_chunk, part);
+    useg_status st = USEG_OK;
+    if (dx) st = useg_accumulate_grad(ctx, x, dx);
+    // dweight, dbias: the chunks' partial sums added in chunk order.
+    for (int k = 0; k < 2 && st == USEG_OK && part; k++) {
+        useg_tensor *p = k ? b : w, *dp;
+        if (!p || !p->requires_grad) continue;
+        st = useg_empty(ctx, NULL, x->dtype, 1, &C, &dp);
+        if (st != USEG_OK) break;
+        for (int64_t c = 0; c < C; c++) {
+            double s = 0;
+            for (int64_t ch = 0; ch < chunks; ch++) s += part[(ch * 2 + k) * C + c];
+            useg_set_flat(dp, c, s);
+        }
+        st = useg_accumulate_grad(ctx, p, dp);
+    }
+    useg_arena_rewind(&ctx->scratch, mark);
+    return st;
 }

@@ -4,6 +4,7 @@
 // main() first checks bad arguments (shapes, target dtype, out-of-range
 // targets, loss parameters) and a few values known in closed form.
 #include <math.h>
+#include <omp.h>
 
 #include "../check.h"
 #include "gradcheck.h"
@@ -162,7 +163,32 @@ static void bad_inputs_and_values(void) {
     useg_ctx_free(&ctx);
 }
 
+// The loss sums (fixed chunks and tiles) give the same bits with 1 and 3
+// threads, in f64 where another summation order would show.
+static void same_bits_across_threads(void) {
+    useg_ctx ctx;
+    useg_ctx_init(&ctx, &(useg_ctx_options){.seed = 5});
+    const int64_t shape[4] = {3, 7, 41, 43};
+    useg_tensor *x, *t, *m, *mt;
+    CHECK_OK(&ctx, useg_rand_normal(&ctx, &ctx.params, USEG_F64, 4, shape, 0.0, 3.0, &x));
+    CHECK_OK(&ctx, class_targets(&ctx, 3, (int64_t[]){3, 41, 43}, 7, -100, &t));
+    CHECK_OK(&ctx, useg_reshape(&ctx, x, 2, (int64_t[]){21, 41 * 43}, &m));
+    CHECK_OK(&ctx, mask_targets(&ctx, m, true, &mt));
+    double v[2][3];
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k ? 3 : 1);
+        useg_tensor *out[3];
+        CHECK_OK(&ctx, useg_cross_entropy(&ctx, x, t, -100, &out[0]));
+        CHECK_OK(&ctx, useg_focal_loss(&ctx, m, mt, 0.25, 2.0, &out[1]));
+        CHECK_OK(&ctx, useg_dice_loss(&ctx, m, mt, &out[2]));
+        for (int i = 0; i < 3; i++) v[k][i] = useg_get_flat(out[i], 0);
+    }
+    for (int i = 0; i < 3; i++) CHECK(v[0][i] == v[1][i], "loss %d: %.17g with 1 thread, %.17g with 3", i, v[0][i], v[1][i]);
+    useg_ctx_free(&ctx);
+}
+
 int main(void) {
     bad_inputs_and_values();
+    same_bits_across_threads();
     return gradcheck_run(cases, (int)(sizeof cases / sizeof cases[0]), "gradcheck: losses");
 }
