@@ -4,9 +4,11 @@
 // a hand-written backward: composed from elementwise ops they would store
 // several full-size intermediates and lose the stable forms below.
 //
-// Precision and determinism: per-element terms are evaluated in double and
-// summed in double over fixed chunks of LOSS_CHUNK elements whose partial sums
-// are added in chunk order, so the result does not depend on the thread count.
+// Precision and determinism: per-element terms are evaluated in double (the
+// cross-entropy's exp in the tensor's precision, via <tgmath.h>) and summed
+// in double over fixed pieces (LOSS_CHUNK elements, CE_TILE positions, dice
+// rows) whose partial sums are added in order, so the result does not depend
+// on the thread count (tests/core/test_gradcheck_loss.c checks the bits).
 //
 // Forms (all checked against PyTorch 1.13 in tests/core/torch_loss.py):
 //   cross-entropy  lse(x) - x[t] per position, lse with the max subtracted
@@ -18,9 +20,12 @@
 //                  (torchvision.ops.sigmoid_focal_loss; BCE is its gamma = 0,
 //                  alpha < 0 case, so both share one kernel)
 //   dice           per row of (N, L): 1 - (2 sum(p t) + 1) / (sum(p) + sum(t) + 1)
-//                  averaged over N. This is Mask2Former's dice_loss (and DETR's,
-//                  which SAM-style mask heads reuse) with num_masks = N: p =
-//                  sigmoid(x) flattened per mask, +1 smoothing on both sides.
+//                  averaged over N: p = sigmoid(x) flattened per mask, +1
+//                  smoothing on both sides. This is DETR's and Mask2Former's
+//                  dice_loss with num_masks = N (they divide the sum over masks
+//                  by the number of masks in the batch, averaged across GPUs).
+//                  SAM trains its mask decoder with focal + dice but released
+//                  no training code; SAM-style reimplementations use this form.
 // Float targets are differentiable too (soft targets from a teacher); integer
 // class targets are not.
 #include <tgmath.h>
