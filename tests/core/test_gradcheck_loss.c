@@ -175,6 +175,7 @@ static void same_bits_across_threads(void) {
     CHECK_OK(&ctx, useg_reshape(&ctx, x, 2, (int64_t[]){21, 41 * 43}, &m));
     CHECK_OK(&ctx, mask_targets(&ctx, m, true, &mt));
     double v[2][3];
+    int prev = omp_get_max_threads();
     for (int k = 0; k < 2; k++) {
         omp_set_num_threads(k ? 3 : 1);
         useg_tensor *out[3];
@@ -183,6 +184,7 @@ static void same_bits_across_threads(void) {
         CHECK_OK(&ctx, useg_dice_loss(&ctx, m, mt, &out[2]));
         for (int i = 0; i < 3; i++) v[k][i] = useg_get_flat(out[i], 0);
     }
+    omp_set_num_threads(prev);
     for (int i = 0; i < 3; i++) CHECK(v[0][i] == v[1][i], "loss %d: %.17g with 1 thread, %.17g with 3", i, v[0][i], v[1][i]);
     useg_ctx_free(&ctx);
 }

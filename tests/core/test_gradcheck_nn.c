@@ -120,7 +120,7 @@ static void same_bits_across_threads(void) {
     CHECK_OK(&ctx, useg_rand_normal(&ctx, &ctx.params, USEG_F64, 2, shape, 0.0, 1.0, &g));
     useg_tensor *leaves[3] = {x, w, b};
     for (int k = 0; k < 3; k++) CHECK_OK(&ctx, useg_requires_grad(&ctx, leaves[k]));
-    int threads[2] = {1, 3};
+    int threads[2] = {1, 3}, prev = omp_get_max_threads();
     for (int t = 0; t < 2; t++) {
         omp_set_num_threads(threads[t]);
         useg_zero_grad(leaves, 3);
@@ -137,6 +137,7 @@ static void same_bits_across_threads(void) {
         }
         useg_step_end(&ctx);
     }
+    omp_set_num_threads(prev);
     for (int k = 0; k < 4; k++) {
         size_t n = (size_t)useg_numel(res[0][k]) * sizeof(double);
         CHECK(memcmp(res[0][k]->data, res[1][k]->data, n) == 0, "layer_norm result %d differs across thread counts", k);
