@@ -19,6 +19,8 @@ void useg_broadcast_strides(const useg_tensor *x, int ndim, const int64_t *shape
 void useg_set_contiguous_strides(useg_tensor *t);
 // Axis in [0, ndim) from a possibly negative axis, or a shape error naming `op`.
 useg_status useg_normalize_axis(useg_ctx *ctx, const char *op, int axis, int ndim, int *out);
+// Views a contiguous x as (outer, size, inner) around `axis` (ops_reduce.c).
+void useg_split_around(const useg_tensor *x, int axis, int64_t *outer, int64_t *size, int64_t *inner);
 
 #define USEG_BACKWARD(name) useg_status useg_##name##_backward(useg_ctx *ctx, const useg_node *node)
 
@@ -53,3 +55,12 @@ USEG_BACKWARD(gather);
 USEG_BACKWARD(index_select);
 // core/ops_interp.c
 USEG_BACKWARD(interpolate);
+// core/ops_nn.c
+USEG_BACKWARD(softmax);
+USEG_BACKWARD(log_softmax);
+USEG_BACKWARD(layer_norm);
+// core/ops_loss.c
+USEG_BACKWARD(cross_entropy);
+USEG_BACKWARD(bce_with_logits);
+USEG_BACKWARD(focal_loss);
+USEG_BACKWARD(dice_loss);

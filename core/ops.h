@@ -43,12 +43,14 @@ typedef enum useg_op {
     // its backward to op_internal.h and its table entry to op_table.c.
     // core/ops_linalg.c: USEG_OP_MATMUL, USEG_OP_LINEAR, USEG_OP_CONV2D
     // core/ops_attention.c: USEG_OP_ATTENTION
-    // core/ops_nn.c: USEG_OP_SOFTMAX, USEG_OP_LOG_SOFTMAX, USEG_OP_LAYER_NORM
-    // core/ops_loss.c: USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS
     // core/ops_index.c (split is slices)
     USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT,
     // core/ops_interp.c
     USEG_OP_INTERPOLATE,
+    // normalisation and softmax (core/ops_nn.c)
+    USEG_OP_SOFTMAX, USEG_OP_LOG_SOFTMAX, USEG_OP_LAYER_NORM,
+    // losses (core/ops_loss.c)
+    USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS,
     USEG_OP_COUNT
 } useg_op;
 
@@ -116,27 +118,38 @@ useg_status useg_attention(useg_ctx *ctx, useg_tensor *q, useg_tensor *k, useg_t
                            useg_tensor **out);
 
 // --- Normalisation and softmax (core/ops_nn.c). ---------------------------------
+// Softmax / log-softmax along `axis` (negative counts from the end; out of
+// range is a shape error), max-subtracted so large logits do not overflow.
+// out has x's shape.
 useg_status useg_softmax(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor **out);
 useg_status useg_log_softmax(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor **out);
 // Layer norm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias,
-// biased variance as PyTorch; weight and bias (C) may be NULL.
+// biased variance as PyTorch; x (..., C), weight and bias (C) of x's dtype,
+// either may be NULL. eps must be finite and >= 0 (else USEG_ERR_INVALID_ARG).
 useg_status useg_layer_norm(useg_ctx *ctx, useg_tensor *x, useg_tensor *weight, useg_tensor *bias, double eps,
                             useg_tensor **out);
 
 // --- Losses (core/ops_loss.c). All return a 0-d mean over the counted elements.
+// Float targets (BCE, focal, dice) are differentiable like the logits (soft
+// targets); they must have the logits' dtype and exact shape (no broadcasting).
 // logits (N, C) or (N, C, d1, ...), target i64 (N) or (N, d1, ...); targets
 // equal to ignore_index count nowhere (PyTorch's mean over non-ignored; NaN
-// when all are ignored, as PyTorch).
+// when all are ignored, as PyTorch). Every other target must lie in [0, C):
+// one outside is a USEG_ERR_SHAPE naming the value and its position.
 useg_status useg_cross_entropy(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, int64_t ignore_index,
                                useg_tensor **out);
 // Mean of the numerically stable BCE with logits; target same shape, in [0, 1].
 useg_status useg_bce_with_logits(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, useg_tensor **out);
 // Sigmoid focal loss (Lin et al.; torchvision.ops.sigmoid_focal_loss with
-// reduction 'mean'): alpha < 0 disables the alpha weighting.
+// reduction 'mean'): alpha < 0 disables the alpha weighting; alpha <= 1 and
+// gamma finite >= 0, else USEG_ERR_INVALID_ARG. alpha < 0, gamma 0 is BCE.
 useg_status useg_focal_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, double alpha, double gamma,
                             useg_tensor **out);
-// Dice loss on sigmoid probabilities, per row of (N, ...) flattened:
-// 1 - (2 sum(p t) + 1) / (sum(p) + sum(t) + 1), averaged over N (SAM / Mask2Former form).
+// Dice loss on sigmoid probabilities, per row of (N, ...) flattened (rank >= 2):
+// 1 - (2 sum(p t) + 1) / (sum(p) + sum(t) + 1), averaged over N. This is
+// Mask2Former's / DETR's dice_loss with num_masks = N (they divide the sum
+// over masks by a num_masks that may be averaged across GPUs; scale the
+// result to match that).
 useg_status useg_dice_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, useg_tensor **out);
 
 // --- Indexing (core/ops_index.c). ---------------------------------------------

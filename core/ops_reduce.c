@@ -146,8 +146,7 @@ useg_status useg_sum_to(useg_ctx *ctx, useg_tensor *x, int ndim, const int64_t *
 
 // --- Max / argmax over one axis -----------------------------------------------------------
 
-// Views x (contiguous) as (outer, size, inner) around `axis`.
-static void split_around(const useg_tensor *x, int axis, int64_t *outer, int64_t *size, int64_t *inner) {
+void useg_split_around(const useg_tensor *x, int axis, int64_t *outer, int64_t *size, int64_t *inner) {
     *outer = *inner = 1;
     for (int d = 0; d < axis; d++) *outer *= x->shape[d];
     *size = x->shape[axis];
@@ -173,7 +172,7 @@ static useg_status max_common(useg_ctx *ctx, const char *name, useg_tensor *x, i
     USEG_TRY(useg_empty(ctx, NULL, USEG_I64, ndim, shape, &idx));
     if (values) USEG_TRY(useg_empty(ctx, NULL, x->dtype, ndim, shape, &val));
     int64_t outer, size, inner;
-    split_around(xc, axis, &outer, &size, &inner);
+    useg_split_around(xc, axis, &outer, &size, &inner);
     int64_t *I = idx->data;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = xc->data;
@@ -220,7 +219,7 @@ USEG_BACKWARD(max) {
     int axis = (int)node->iarg[0];
     USEG_TRY(useg_zeros(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
     int64_t outer, size, inner;
-    split_around(dx, axis, &outer, &size, &inner);
+    useg_split_around(dx, axis, &outer, &size, &inner);
     const int64_t *I = node->saved[0]->data;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         T *D = dx->data;
