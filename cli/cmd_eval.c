@@ -5,15 +5,19 @@
 // Each sub-subcommand parses its own options (getopt_long), builds the
 // library call, and maps the library's status to the exit code: 0 ok,
 // 1 runtime error (bad or unreadable input), 2 usage error.
+#include <dirent.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coco_eval.h"
 #include "commands.h"
+#include "image_io.h"
 #include "json_io.h"
 #include "progress.h"
+#include "semantic.h"
 
 // Parse "1,10,100" into at most `cap` positive ints; returns the count or -1.
 static int parse_int_list(const char *s, int *out, int cap) {
@@ -161,6 +165,180 @@ static int eval_coco(int argc, char **argv) {
     return rc;
 }
 
+// ---- semantic ---------------------------------------------------------------
+
+static void semantic_help(FILE *f) {
+    fprintf(f,
+            "usage: useg eval semantic --gt DIR --pred DIR --n-classes K [--n-clusters N]\n"
+            "                          [--matching hungarian|majority] [--json FILE]\n"
+            "\n"
+            "Unsupervised semantic segmentation scores over a data set: the confusion\n"
+            "matrix of predicted clusters against classes over all images, a cluster to\n"
+            "class mapping, then per-class IoU, mIoU and pixel accuracy.\n"
+            "\n"
+            "  --gt DIR         ground-truth label PNGs (1 channel, 8 or 16 bit); labels\n"
+            "                   outside 0..K-1 (e.g. 255) are ignored\n"
+            "  --pred DIR       predicted cluster PNGs with the same file names and sizes;\n"
+            "                   clusters outside 0..N-1 are skipped and counted\n"
+            "  --n-classes K    number of ground-truth classes\n"
+            "  --n-clusters N   number of predicted clusters (default K)\n"
+            "  --matching M     hungarian: one-to-one, maximising matched pixels (default);\n"
+            "                   majority: many-to-one majority vote (U2Seg)\n"
+            "  --json FILE      also write the numbers as JSON\n"
+            "  -h, --help       this text\n");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// The *.png names in dir, sorted (malloc'd array of malloc'd strings).
+static useg_status list_pngs(useg_ctx *ctx, const char *dir, char ***names, size_t *n) {
+    DIR *d = opendir(dir);
+    if (!d) return useg_fail(ctx, USEG_ERR_IO, "%s: cannot open directory", dir);
+    size_t cap = 0;
+    *names = NULL;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".png")) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **grown = realloc(*names, cap * sizeof *grown);
+            if (!grown) break;
+            *names = grown;
+        }
+        if (!((*names)[*n] = strdup(e->d_name))) break;
+        (*n)++;
+    }
+    bool complete = e == NULL;
+    closedir(d);
+    if (!complete) return useg_fail(ctx, USEG_ERR_OUT_OF_MEMORY, "out of memory listing %s", dir);
+    if (*n) qsort(*names, *n, sizeof **names, cmp_str);
+    return USEG_OK;
+}
+
+static void free_names(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+static useg_status semantic_accumulate(useg_ctx *ctx, const char *gt_dir, const char *pred_dir, char **names,
+                                       size_t n, useg_confusion *conf) {
+    char gp[4096], pp[4096];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(gp, sizeof gp, "%s/%s", gt_dir, names[i]);
+        snprintf(pp, sizeof pp, "%s/%s", pred_dir, names[i]);
+        int32_t *g = NULL, *p = NULL;
+        uint32_t gh, gw, ph, pw;
+        useg_status st = useg_png_read_labels(ctx, gp, &g, &gh, &gw);
+        if (st == USEG_OK) st = useg_png_read_labels(ctx, pp, &p, &ph, &pw);
+        if (st == USEG_OK && (gh != ph || gw != pw))
+            st = useg_fail(ctx, USEG_ERR_SHAPE, "%s is %ux%u but its ground truth is %ux%u", pp, pw, ph, gw, gh);
+        if (st == USEG_OK) useg_confusion_add(conf, p, g, (int64_t)gh * gw);
+        free(g);
+        free(p);
+        if (st != USEG_OK) return st;
+    }
+    return USEG_OK;
+}
+
+static json_t *json_number_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }
+
+static int eval_semantic(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"gt", required_argument, NULL, 'g'},
+        {"pred", required_argument, NULL, 'p'},
+        {"n-classes", required_argument, NULL, 'k'},
+        {"n-clusters", required_argument, NULL, 'n'},
+        {"matching", required_argument, NULL, 'm'},
+        {"json", required_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *gt_dir = NULL, *pred_dir = NULL, *json_path = NULL;
+    long n_classes = 0, n_clusters = 0;
+    useg_matching matching = USEG_MATCH_HUNGARIAN;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'g': gt_dir = optarg; break;
+        case 'p': pred_dir = optarg; break;
+        case 'j': json_path = optarg; break;
+        case 'k':
+        case 'n': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 100000) {
+                fprintf(stderr, "useg eval semantic: bad count '%s'\n", optarg);
+                return USEG_EXIT_USAGE;
+            }
+            *(c == 'k' ? &n_classes : &n_clusters) = v;
+            break;
+        }
+        case 'm':
+            if (!strcmp(optarg, "hungarian")) matching = USEG_MATCH_HUNGARIAN;
+            else if (!strcmp(optarg, "majority")) matching = USEG_MATCH_MAJORITY;
+            else {
+                fprintf(stderr, "useg eval semantic: --matching must be hungarian or majority\n");
+                return USEG_EXIT_USAGE;
+            }
+            break;
+        case 'h': semantic_help(stdout); return USEG_EXIT_OK;
+        default: semantic_help(stderr); return USEG_EXIT_USAGE;
+        }
+    }
+    if (optind < argc || !gt_dir || !pred_dir || !n_classes) {
+        fprintf(stderr, "useg eval semantic: --gt, --pred and --n-classes are required\n");
+        semantic_help(stderr);
+        return USEG_EXIT_USAGE;
+    }
+    if (!n_clusters) n_clusters = n_classes;
+    useg_ctx ctx;
+    useg_ctx_init(&ctx, &(useg_ctx_options){0});
+    char **names = NULL;
+    size_t n = 0;
+    useg_confusion conf = {0};
+    useg_semantic_result res = {0};
+    useg_status st = list_pngs(&ctx, gt_dir, &names, &n);
+    if (st == USEG_OK && n == 0) st = useg_fail(&ctx, USEG_ERR_INVALID_ARG, "%s: no .png files", gt_dir);
+    if (st == USEG_OK) st = useg_confusion_init(&ctx, &conf, n_clusters, n_classes);
+    if (st == USEG_OK) st = semantic_accumulate(&ctx, gt_dir, pred_dir, names, n, &conf);
+    if (st == USEG_OK) st = useg_semantic_score(&ctx, &conf, matching, &res);
+    free_names(names, n);
+    if (st != USEG_OK) {
+        fprintf(stderr, "useg eval semantic: %s\n", ctx.message);
+        useg_confusion_free(&conf);
+        useg_ctx_free(&ctx);
+        return USEG_EXIT_RUNTIME;
+    }
+    const char *mname = matching == USEG_MATCH_HUNGARIAN ? "hungarian" : "majority";
+    printf("semantic evaluation (%s matching): %zu images, %llu valid pixels, %llu ignored, %llu with an invalid "
+           "prediction\n",
+           mname, n, (unsigned long long)res.n_valid, (unsigned long long)conf.n_ignored,
+           (unsigned long long)conf.n_pred_invalid);
+    printf(" class   IoU\n");
+    for (int64_t j = 0; j < n_classes; j++) printf(" %5lld   %.4f\n", (long long)j, res.iou[j]);
+    printf(" mIoU     %.4f\n pixel accuracy %.4f\n", res.miou, res.accuracy);
+    json_t *root = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:[],s:[]}", "task", "semantic", "matching",
+                             mname, "n_images", (json_int_t)n, "n_classes", (json_int_t)n_classes, "n_clusters",
+                             (json_int_t)n_clusters, "n_valid", (json_int_t)res.n_valid, "n_ignored",
+                             (json_int_t)conf.n_ignored, "n_pred_invalid", (json_int_t)conf.n_pred_invalid, "miou",
+                             json_number_or_null(res.miou), "accuracy", json_number_or_null(res.accuracy), "iou",
+                             "class_of_cluster");
+    if (root) {
+        for (int64_t j = 0; j < n_classes; j++)
+            json_array_append_new(json_object_get(root, "iou"), json_number_or_null(res.iou[j]));
+        for (int64_t k = 0; k < n_clusters; k++)
+            json_array_append_new(json_object_get(root, "class_of_cluster"), json_integer(res.class_of_cluster[k]));
+    }
+    useg_semantic_result_free(&res);
+    useg_confusion_free(&conf);
+    int rc = finish_json(&ctx, "semantic", root, json_path);
+    useg_ctx_free(&ctx);
+    return rc;
+}
+
 // ---- dispatch ---------------------------------------------------------------
 
 typedef struct eval_kind {
@@ -171,6 +349,7 @@ typedef struct eval_kind {
 
 static const eval_kind kinds[] = {
     {"coco", "COCO AP/AR (segm or bbox, class-aware or class-agnostic) like pycocotools", eval_coco},
+    {"semantic", "unsupervised semantic mIoU / pixel accuracy (Hungarian or majority vote)", eval_semantic},
 };
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
 

@@ -136,6 +136,13 @@ static useg_status load_categories(useg_ctx *ctx, const char *path, const json_t
     return st;
 }
 
+// The RLE layer's messages say what is wrong but not where: put `where` in front.
+static void locate_message(useg_ctx *ctx, const char *where) {
+    char located[USEG_MESSAGE_MAX];
+    snprintf(located, sizeof located, "%s: %s", where, ctx->message);
+    memcpy(ctx->message, located, sizeof located);
+}
+
 // One segmentation in any of COCO's three forms, as an RLE of the image's size.
 static useg_status segm_to_rle(useg_ctx *ctx, const json_t *seg, uint32_t h, uint32_t w, const char *where,
                                useg_rle *out) {
@@ -167,7 +174,7 @@ static useg_status segm_to_rle(useg_ctx *ctx, const json_t *seg, uint32_t h, uin
         } else {
             return useg_fail(ctx, USEG_ERR_FORMAT, "%s: segmentation.counts is neither a string nor a list", where);
         }
-        if (st != USEG_OK) useg_fail(ctx, st, "%s: bad RLE", where); // keeps the first (detailed) message
+        if (st != USEG_OK) locate_message(ctx, where);
         return st;
     }
     if (!json_is_array(seg)) return useg_fail(ctx, USEG_ERR_FORMAT, "%s: segmentation is not a list or an RLE", where);
@@ -199,9 +206,11 @@ static useg_status segm_to_rle(useg_ctx *ctx, const json_t *seg, uint32_t h, uin
             st = useg_json_numbers(ctx, p, len[i], "segmentation polygon", where, xy + off);
             off += len[i];
         }
-        if (st == USEG_OK)
+        if (st == USEG_OK) {
             st = first == 4 ? useg_rle_from_boxes(ctx, xy, (uint32_t)n, h, w, out)
                             : useg_rle_from_polygons(ctx, polys, len, (uint32_t)n, h, w, out);
+            if (st != USEG_OK) locate_message(ctx, where);
+        }
     }
     free(xy);
     free(polys);
