@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "image_io.h"
 #include "json_io.h"
+#include "pq.h"
 #include "progress.h"
 #include "semantic.h"
 
@@ -339,6 +340,98 @@ static int eval_semantic(int argc, char **argv) {
     return rc;
 }
 
+// ---- panoptic ---------------------------------------------------------------
+
+static void panoptic_help(FILE *f) {
+    fprintf(f,
+            "usage: useg eval panoptic --gt-json FILE --gt-dir DIR --pred-json FILE --pred-dir DIR\n"
+            "                          [--json FILE]\n"
+            "\n"
+            "Panoptic quality PQ, SQ, RQ (all, things, stuff) of COCO panoptic predictions,\n"
+            "with panopticapi's rules: same-category segments match at IoU > 0.5 (the\n"
+            "union leaves out predicted pixels on void), crowd ground truth never matches,\n"
+            "unmatched predictions mostly on void or on a same-category crowd region are\n"
+            "not false positives. Averages run over categories with TP + FP + FN > 0.\n"
+            "\n"
+            "  --gt-json FILE    ground-truth panoptic JSON (with \"categories\", isthing)\n"
+            "  --gt-dir DIR      its PNGs (id = R + 256 G + 256^2 B, 0 = void)\n"
+            "  --pred-json FILE  predicted panoptic JSON (annotations; categories of the gt)\n"
+            "  --pred-dir DIR    its PNGs\n"
+            "  --json FILE       also write the numbers (and per-category ones) as JSON\n"
+            "  -h, --help        this text\n");
+}
+
+static json_t *pq_group_json(const useg_pq_group *g) {
+    return json_pack("{s:o,s:o,s:o,s:I}", "pq", json_number_or_null(g->pq), "sq", json_number_or_null(g->sq), "rq",
+                     json_number_or_null(g->rq), "n", (json_int_t)g->n);
+}
+
+static int eval_panoptic(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"gt-json", required_argument, NULL, 'g'},
+        {"gt-dir", required_argument, NULL, 'G'},
+        {"pred-json", required_argument, NULL, 'p'},
+        {"pred-dir", required_argument, NULL, 'P'},
+        {"json", required_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *gt_json = NULL, *gt_dir = NULL, *pred_json = NULL, *pred_dir = NULL, *json_path = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g': gt_json = optarg; break;
+        case 'G': gt_dir = optarg; break;
+        case 'p': pred_json = optarg; break;
+        case 'P': pred_dir = optarg; break;
+        case 'j': json_path = optarg; break;
+        case 'h': panoptic_help(stdout); return USEG_EXIT_OK;
+        default: panoptic_help(stderr); return USEG_EXIT_USAGE;
+        }
+    }
+    if (optind < argc || !gt_json || !gt_dir || !pred_json || !pred_dir) {
+        fprintf(stderr, "useg eval panoptic: --gt-json, --gt-dir, --pred-json and --pred-dir are required\n");
+        panoptic_help(stderr);
+        return USEG_EXIT_USAGE;
+    }
+    useg_ctx ctx;
+    useg_ctx_init(&ctx, &(useg_ctx_options){0});
+    useg_panoptic gt = {0}, pred = {0};
+    useg_pq_result res = {0};
+    useg_status st = useg_panoptic_load(&ctx, gt_json, NULL, &gt);
+    if (st == USEG_OK) st = useg_panoptic_load(&ctx, pred_json, &gt.meta, &pred);
+    if (st == USEG_OK) st = useg_pq_evaluate(&ctx, &gt, gt_dir, &pred, pred_dir, &res);
+    useg_panoptic_free(&pred);
+    useg_panoptic_free(&gt);
+    if (st != USEG_OK) {
+        fprintf(stderr, "useg eval panoptic: %s\n", ctx.message);
+        useg_ctx_free(&ctx);
+        return USEG_EXIT_RUNTIME;
+    }
+    printf("panoptic evaluation: %zu images\n%-10s| %6s %6s %6s %5s\n", res.n_images, "", "PQ", "SQ", "RQ", "N");
+    const char *names[3] = {"All", "Things", "Stuff"};
+    const useg_pq_group *groups[3] = {&res.all, &res.things, &res.stuff};
+    for (int i = 0; i < 3; i++)
+        printf("%-10s| %6.1f %6.1f %6.1f %5lld\n", names[i], 100 * groups[i]->pq, 100 * groups[i]->sq,
+               100 * groups[i]->rq, (long long)groups[i]->n);
+    json_t *root = json_pack("{s:s,s:I,s:o,s:o,s:o,s:[]}", "task", "panoptic", "n_images", (json_int_t)res.n_images,
+                             "all", pq_group_json(&res.all), "things", pq_group_json(&res.things), "stuff",
+                             pq_group_json(&res.stuff), "per_category");
+    for (size_t k = 0; root && k < res.n_classes; k++) {
+        const useg_pq_class *q = &res.classes[k];
+        json_array_append_new(json_object_get(root, "per_category"),
+                              json_pack("{s:I,s:b,s:f,s:f,s:f,s:I,s:I,s:I,s:f}", "category_id",
+                                        (json_int_t)q->category_id, "isthing", q->isthing, "pq", q->pq, "sq", q->sq,
+                                        "rq", q->rq, "tp", (json_int_t)q->tp, "fp", (json_int_t)q->fp, "fn",
+                                        (json_int_t)q->fn, "iou_sum", q->iou_sum));
+    }
+    useg_pq_result_free(&res);
+    int rc = finish_json(&ctx, "panoptic", root, json_path);
+    useg_ctx_free(&ctx);
+    return rc;
+}
+
 // ---- dispatch ---------------------------------------------------------------
 
 typedef struct eval_kind {
@@ -350,6 +443,7 @@ typedef struct eval_kind {
 static const eval_kind kinds[] = {
     {"coco", "COCO AP/AR (segm or bbox, class-aware or class-agnostic) like pycocotools", eval_coco},
     {"semantic", "unsupervised semantic mIoU / pixel accuracy (Hungarian or majority vote)", eval_semantic},
+    {"panoptic", "panoptic quality PQ/SQ/RQ (things, stuff) like panopticapi", eval_panoptic},
 };
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
 

@@ -111,7 +111,7 @@ static useg_status load_images(useg_ctx *ctx, const char *path, const json_t *ro
     return st;
 }
 
-static useg_status load_categories(useg_ctx *ctx, const char *path, const json_t *root, useg_coco *c) {
+useg_status useg_coco_load_categories(useg_ctx *ctx, const char *path, const json_t *root, useg_coco *c) {
     json_t *arr;
     USEG_TRY(useg_json_array(ctx, root, "categories", path, &arr));
     c->n_cats = json_array_size(arr);
@@ -139,7 +139,7 @@ static useg_status load_categories(useg_ctx *ctx, const char *path, const json_t
 // The RLE layer's messages say what is wrong but not where: put `where` in front.
 static void locate_message(useg_ctx *ctx, const char *where) {
     char located[USEG_MESSAGE_MAX];
-    snprintf(located, sizeof located, "%s: %s", where, ctx->message);
+    snprintf(located, sizeof located, "%s: %.*s", where, (int)(sizeof located / 2), ctx->message);
     memcpy(ctx->message, located, sizeof located);
 }
 
@@ -326,7 +326,7 @@ useg_status useg_coco_load(useg_ctx *ctx, const char *path, bool masks, useg_coc
     useg_status st = USEG_OK;
     if (!json_is_object(root)) st = useg_fail(ctx, USEG_ERR_FORMAT, "%s: top level is not an object", path);
     if (st == USEG_OK) st = load_images(ctx, path, root, out);
-    if (st == USEG_OK) st = load_categories(ctx, path, root, out);
+    if (st == USEG_OK) st = useg_coco_load_categories(ctx, path, root, out);
     if (st == USEG_OK) st = load_annotations(ctx, path, root, masks, out);
     json_decref(root);
     if (st != USEG_OK) useg_coco_free(out);

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "context.h"
 #include "rle.h"
 
@@ -71,6 +73,9 @@ useg_status useg_coco_load_results(useg_ctx *ctx, const char *path, const useg_c
 // Write detections as a results file (compressed-RLE masks where has_mask).
 useg_status useg_coco_write_results(useg_ctx *ctx, const char *path, const useg_coco_ann *anns, size_t n);
 void useg_coco_free(useg_coco *c);
+// Read the "categories" array of a parsed COCO-style file (`path` for
+// messages) into c->cats and c->cat_by_id; shared by the panoptic reader.
+useg_status useg_coco_load_categories(useg_ctx *ctx, const char *path, const json_t *root, useg_coco *c);
 
 // Index of the image / category with this id, or -1.
 int64_t useg_coco_image_index(const useg_coco *c, int64_t id);
