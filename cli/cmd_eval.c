@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bsds.h"
 #include "coco_eval.h"
 #include "commands.h"
 #include "image_io.h"
@@ -191,8 +192,8 @@ static void semantic_help(FILE *f) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-// The *.png names in dir, sorted (malloc'd array of malloc'd strings).
-static useg_status list_pngs(useg_ctx *ctx, const char *dir, char ***names, size_t *n) {
+// The names in dir ending in `ext`, sorted (malloc'd array of malloc'd strings).
+static useg_status list_files(useg_ctx *ctx, const char *dir, const char *ext, char ***names, size_t *n) {
     DIR *d = opendir(dir);
     if (!d) return useg_fail(ctx, USEG_ERR_IO, "%s: cannot open directory", dir);
     size_t cap = 0;
@@ -200,8 +201,8 @@ static useg_status list_pngs(useg_ctx *ctx, const char *dir, char ***names, size
     *n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || strcmp(e->d_name + len - 4, ".png")) continue;
+        size_t len = strlen(e->d_name), elen = strlen(ext);
+        if (len <= elen || strcmp(e->d_name + len - elen, ext)) continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
             char **grown = realloc(*names, cap * sizeof *grown);
@@ -301,7 +302,7 @@ static int eval_semantic(int argc, char **argv) {
     size_t n = 0;
     useg_confusion conf = {0};
     useg_semantic_result res = {0};
-    useg_status st = list_pngs(&ctx, gt_dir, &names, &n);
+    useg_status st = list_files(&ctx, gt_dir, ".png", &names, &n);
     if (st == USEG_OK && n == 0) st = useg_fail(&ctx, USEG_ERR_INVALID_ARG, "%s: no .png files", gt_dir);
     if (st == USEG_OK) st = useg_confusion_init(&ctx, &conf, n_clusters, n_classes);
     if (st == USEG_OK) st = semantic_accumulate(&ctx, gt_dir, pred_dir, names, n, &conf);
@@ -432,6 +433,149 @@ static int eval_panoptic(int argc, char **argv) {
     return rc;
 }
 
+// ---- bsds -------------------------------------------------------------------
+
+static void bsds_help(FILE *f) {
+    fprintf(f,
+            "usage: useg eval bsds --gt-dir DIR --seg-dir DIR [--ucm] [--nthresh N] [--json FILE]\n"
+            "\n"
+            "BSDS500 region benchmark: segmentation covering (ODS, OIS, Best), probabilistic\n"
+            "Rand index and variation of information (ODS, OIS) of machine segmentations\n"
+            "against every human segmentation, as the benchmark's MATLAB code computes them.\n"
+            "\n"
+            "  --gt-dir DIR    ground-truth .mat files (variable groundTruth: cell of\n"
+            "                  structs with a Segmentation field)\n"
+            "  --seg-dir DIR   one .mat per image with the same name: variable segs (a cell\n"
+            "                  of label maps, scored as thresholds 1..n), or with --ucm a\n"
+            "                  variable ucm2 (double-size ultrametric contour map)\n"
+            "  --ucm           read ucm2 and threshold it at N levels\n"
+            "  --nthresh N     ucm thresholds linspace(1/(N+1), 1-1/(N+1), N) (default 99)\n"
+            "  --json FILE     also write the numbers as JSON\n"
+            "  -h, --help      this text\n"
+            "\n"
+            "The boundary benchmark (precision/recall/F with its pixel-matching tolerance) is\n"
+            "not implemented yet.\n");
+}
+
+static useg_status bsds_image(useg_ctx *ctx, const char *gt_path, const char *seg_path, bool ucm, int nthresh,
+                              useg_bsds_region_image *out) {
+    useg_label_map *gts = NULL, *segs = NULL;
+    uint32_t n_gt = 0, n_seg = 0;
+    double *thresh = NULL, *ucm2 = NULL;
+    useg_status st = useg_mat_read_label_cell(ctx, gt_path, "groundTruth", "Segmentation", &gts, &n_gt);
+    if (st == USEG_OK && ucm) {
+        uint32_t h2, w2;
+        thresh = malloc((size_t)nthresh * sizeof *thresh);
+        if (!thresh) st = useg_fail(ctx, USEG_ERR_OUT_OF_MEMORY, "out of memory for thresholds");
+        if (st == USEG_OK) st = useg_mat_read_real(ctx, seg_path, "ucm2", &ucm2, &h2, &w2);
+        if (st == USEG_OK) {
+            useg_bsds_ucm_thresholds(nthresh, thresh);
+            st = useg_bsds_segs_from_ucm(ctx, ucm2, h2, w2, thresh, nthresh, &segs);
+            n_seg = (uint32_t)nthresh;
+        }
+    } else if (st == USEG_OK) {
+        st = useg_mat_read_label_cell(ctx, seg_path, "segs", NULL, &segs, &n_seg);
+        thresh = st == USEG_OK ? malloc(n_seg * sizeof *thresh) : NULL;
+        if (st == USEG_OK && !thresh) st = useg_fail(ctx, USEG_ERR_OUT_OF_MEMORY, "out of memory for thresholds");
+        for (uint32_t i = 0; st == USEG_OK && i < n_seg; i++) thresh[i] = i + 1;
+    }
+    if (st == USEG_OK) st = useg_bsds_region_image_eval(ctx, segs, (int)n_seg, thresh, gts, (int)n_gt, out);
+    useg_label_maps_free(gts, n_gt);
+    useg_label_maps_free(segs, n_seg);
+    free(thresh);
+    free(ucm2);
+    return st;
+}
+
+static int eval_bsds(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"gt-dir", required_argument, NULL, 'g'},
+        {"seg-dir", required_argument, NULL, 's'},
+        {"ucm", no_argument, NULL, 'u'},
+        {"nthresh", required_argument, NULL, 'n'},
+        {"json", required_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *gt_dir = NULL, *seg_dir = NULL, *json_path = NULL;
+    bool ucm = false;
+    long nthresh = 99;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'g': gt_dir = optarg; break;
+        case 's': seg_dir = optarg; break;
+        case 'j': json_path = optarg; break;
+        case 'u': ucm = true; break;
+        case 'n':
+            nthresh = strtol(optarg, &end, 10);
+            if (*end || nthresh < 1 || nthresh > 1000) {
+                fprintf(stderr, "useg eval bsds: --nthresh wants 1..1000, not '%s'\n", optarg);
+                return USEG_EXIT_USAGE;
+            }
+            break;
+        case 'h': bsds_help(stdout); return USEG_EXIT_OK;
+        default: bsds_help(stderr); return USEG_EXIT_USAGE;
+        }
+    }
+    if (optind < argc || !gt_dir || !seg_dir) {
+        fprintf(stderr, "useg eval bsds: --gt-dir and --seg-dir are required\n");
+        bsds_help(stderr);
+        return USEG_EXIT_USAGE;
+    }
+    useg_ctx ctx;
+    useg_ctx_init(&ctx, &(useg_ctx_options){0});
+    char **names = NULL;
+    size_t n = 0;
+    useg_bsds_region_image *imgs = NULL;
+    useg_bsds_region_summary sum = {0};
+    useg_status st = list_files(&ctx, seg_dir, ".mat", &names, &n);
+    if (st == USEG_OK && n == 0) st = useg_fail(&ctx, USEG_ERR_INVALID_ARG, "%s: no .mat files", seg_dir);
+    if (st == USEG_OK && !(imgs = calloc(n, sizeof *imgs)))
+        st = useg_fail(&ctx, USEG_ERR_OUT_OF_MEMORY, "out of memory for %zu images", n);
+    for (size_t i = 0; st == USEG_OK && i < n; i++) {
+        char gp[4096], sp[4096];
+        snprintf(gp, sizeof gp, "%s/%s", gt_dir, names[i]);
+        snprintf(sp, sizeof sp, "%s/%s", seg_dir, names[i]);
+        st = bsds_image(&ctx, gp, sp, ucm, (int)nthresh, &imgs[i]);
+    }
+    if (st == USEG_OK) st = useg_bsds_region_collect(&ctx, imgs, (int)n, &sum);
+    for (size_t i = 0; imgs && i < n; i++) useg_bsds_region_image_free(&imgs[i]);
+    free(imgs);
+    if (st != USEG_OK) {
+        free_names(names, n);
+        fprintf(stderr, "useg eval bsds: %s\n", ctx.message);
+        useg_ctx_free(&ctx);
+        return USEG_EXIT_RUNTIME;
+    }
+    printf("BSDS region benchmark: %zu images, %d %s\n", n, sum.n, ucm ? "ucm thresholds" : "segmentations");
+    printf("  GT covering: ODS %.4f [th %g]  OIS %.4f  Best %.4f\n", sum.cover_ods, sum.cover_ods_t, sum.cover_ois,
+           sum.cover_best);
+    printf("  Rand index:  ODS %.4f [th %g]  OIS %.4f\n", sum.ri_ods, sum.ri_ods_t, sum.ri_ois);
+    printf("  Var. info.:  ODS %.4f [th %g]  OIS %.4f\n", sum.voi_ods, sum.voi_ods_t, sum.voi_ois);
+    json_t *root = json_pack("{s:s,s:I,s:{s:f,s:f,s:f,s:f},s:{s:f,s:f,s:f},s:{s:f,s:f,s:f},s:[],s:[]}", "task",
+                             "bsds", "n_images", (json_int_t)n, "cover", "ods_t", sum.cover_ods_t, "ods", sum.cover_ods,
+                             "ois", sum.cover_ois, "best", sum.cover_best, "ri", "ods_t", sum.ri_ods_t, "ods",
+                             sum.ri_ods, "ois", sum.ri_ois, "voi", "ods_t", sum.voi_ods_t, "ods", sum.voi_ods, "ois",
+                             sum.voi_ois, "per_threshold", "per_image");
+    for (int t = 0; root && t < sum.n; t++)
+        json_array_append_new(json_object_get(root, "per_threshold"),
+                              json_pack("{s:f,s:f,s:f,s:f}", "t", sum.thresh[t], "cover", sum.cover_th[t], "ri",
+                                        sum.ri_th[t], "voi", sum.voi_th[t]));
+    for (size_t i = 0; root && i < n; i++)
+        json_array_append_new(json_object_get(root, "per_image"),
+                              json_pack("{s:s,s:f,s:f,s:f,s:f}", "name", names[i], "t", sum.img_t[i], "cover",
+                                        sum.img_cover[i], "precision", sum.img_precision[i], "best",
+                                        sum.img_best[i]));
+    free_names(names, n);
+    useg_bsds_region_summary_free(&sum);
+    int rc = finish_json(&ctx, "bsds", root, json_path);
+    useg_ctx_free(&ctx);
+    return rc;
+}
+
 // ---- dispatch ---------------------------------------------------------------
 
 typedef struct eval_kind {
@@ -444,6 +588,7 @@ static const eval_kind kinds[] = {
     {"coco", "COCO AP/AR (segm or bbox, class-aware or class-agnostic) like pycocotools", eval_coco},
     {"semantic", "unsupervised semantic mIoU / pixel accuracy (Hungarian or majority vote)", eval_semantic},
     {"panoptic", "panoptic quality PQ/SQ/RQ (things, stuff) like panopticapi", eval_panoptic},
+    {"bsds", "BSDS500 region benchmark: covering, PRI, VoI (ODS/OIS)", eval_bsds},
 };
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
 
