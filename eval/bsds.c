@@ -4,6 +4,7 @@
 #include "bsds.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,35 +97,57 @@ static int32_t max_label(const useg_label_map *m) {
     return mx;
 }
 
-// Rand index and VoI of a contingency table n (rows, cols) of labels >= 1.
-static void ri_voi(const double *n, int64_t rows, int64_t cols, double *ri, double *voi) {
+// Rand index and VoI of the contingency table conf (rows, cols) restricted to
+// labels >= 1 (row and column 0 left out). cu / cv: rows / cols scratch.
+static void ri_voi(const double *conf, int64_t rows, int64_t cols, double *cu, double *cv, double *ri, double *voi) {
     double N = 0, su = 0, sv = 0, s2 = 0;
-    double *cu = calloc((size_t)rows, sizeof *cu), *cv = calloc((size_t)cols, sizeof *cv);
-    USEG_ASSERT(cu && cv, "out of memory in a small buffer");
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) {
-            double v = n[i * cols + j];
+    for (int64_t i = 0; i < rows; i++) cu[i] = 0;
+    for (int64_t j = 0; j < cols; j++) cv[j] = 0;
+    for (int64_t i = 1; i < rows; i++)
+        for (int64_t j = 1; j < cols; j++) {
+            double v = conf[i * cols + j];
             N += v;
             cu[i] += v;
             cv[j] += v;
             s2 += v * v;
         }
-    for (int64_t i = 0; i < rows; i++) su += cu[i] * cu[i];
-    for (int64_t j = 0; j < cols; j++) sv += cv[j] * cv[j];
+    for (int64_t i = 1; i < rows; i++) su += cu[i] * cu[i];
+    for (int64_t j = 1; j < cols; j++) sv += cv[j] * cv[j];
     *ri = 1 - (su / 2 + sv / 2 - s2) / (N * (N - 1) / 2);
     double h1 = 0, h2 = 0, mi = 0;
-    for (int64_t i = 0; i < rows; i++)
+    for (int64_t i = 1; i < rows; i++)
         if (cu[i] > 0) h1 -= cu[i] / N * log2(cu[i] / N);
-    for (int64_t j = 0; j < cols; j++)
+    for (int64_t j = 1; j < cols; j++)
         if (cv[j] > 0) h2 -= cv[j] / N * log2(cv[j] / N);
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) {
-            double p = n[i * cols + j] / N;
+    for (int64_t i = 1; i < rows; i++)
+        for (int64_t j = 1; j < cols; j++) {
+            double p = conf[i * cols + j] / N;
             if (p > 0) mi += p * log2(p / ((cu[i] / N) * (cv[j] / N)));
         }
     *voi = h1 + h2 - 2 * mi;
-    free(cu);
-    free(cv);
+}
+
+// Scratch for one (segmentation, annotator) table, grown as needed.
+typedef struct table_scratch {
+    double *conf, *rs, *cs, *cu, *cv;
+    size_t cap_conf, cap_s, cap_g;
+} table_scratch;
+
+static bool grow(useg_ctx *ctx, double **p, size_t *cap, size_t n) {
+    if (n <= *cap) return true;
+    double *q = useg_heap_realloc(ctx, *p, n, sizeof *q, "contingency table");
+    if (!q) return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+static bool scratch_fit(useg_ctx *ctx, table_scratch *t, int64_t S, int64_t G) {
+    size_t cs = t->cap_s, cg = t->cap_g;
+    bool ok = grow(ctx, &t->conf, &t->cap_conf, (size_t)(S * G)) && grow(ctx, &t->rs, &cs, (size_t)S) &&
+              grow(ctx, &t->cu, &t->cap_s, (size_t)S) && grow(ctx, &t->cs, &cg, (size_t)G) &&
+              grow(ctx, &t->cv, &t->cap_g, (size_t)G);
+    return ok;
 }
 
 useg_status useg_bsds_region_image_eval(useg_ctx *ctx, const useg_label_map *segs, int n_seg, const double *thresh,
@@ -135,33 +158,35 @@ useg_status useg_bsds_region_image_eval(useg_ctx *ctx, const useg_label_map *seg
             if (segs[i].h != gts[s].h || segs[i].w != gts[s].w)
                 return useg_fail(ctx, USEG_ERR_SHAPE, "segmentation %d is %ux%u but human segmentation %d is %ux%u",
                                  i + 1, segs[i].w, segs[i].h, s + 1, gts[s].w, gts[s].h);
+    useg_status st = USEG_ERR_OUT_OF_MEMORY;
+    table_scratch ts = {0};
+    double *best_gt = NULL, *gt_area = NULL, *match_seg = NULL, *seg_area = NULL;
+    size_t cap_seg = 0, cap_area = 0;
     int64_t total_gt = 0;
     int32_t *gmax = useg_heap_alloc(ctx, (size_t)n_gt, sizeof *gmax, "region counts");
-    if (!gmax) return ctx->status;
+    if (!gmax) goto done;
     for (int s = 0; s < n_gt; s++) total_gt += (gmax[s] = max_label(&gts[s]));
     double **fields[] = {&out->thresh, &out->cnt_r, &out->sum_r, &out->cnt_p, &out->sum_p, &out->ri, &out->voi};
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
-        if (!(*fields[f] = useg_heap_zalloc(ctx, (size_t)n_seg, sizeof(double), "region scores"))) goto oom;
-    double *best_gt = useg_heap_zalloc(ctx, (size_t)total_gt + 1, sizeof *best_gt, "region matches");
-    double *gt_area = useg_heap_zalloc(ctx, (size_t)total_gt + 1, sizeof *gt_area, "region areas");
-    if (!best_gt || !gt_area) {
-        free(best_gt);
-        free(gt_area);
-        goto oom;
-    }
+        if (!(*fields[f] = useg_heap_zalloc(ctx, (size_t)n_seg, sizeof(double), "region scores"))) goto done;
+    best_gt = useg_heap_zalloc(ctx, (size_t)total_gt + 1, sizeof *best_gt, "region matches");
+    gt_area = useg_heap_zalloc(ctx, (size_t)total_gt + 1, sizeof *gt_area, "region areas");
+    if (!best_gt || !gt_area) goto done;
     for (int t = 0; t < n_seg; t++) {
         out->thresh[t] = thresh[t];
         const useg_label_map *sg = &segs[t];
         int64_t S = max_label(sg) + 1;
         size_t npx = (size_t)sg->h * sg->w;
-        double *match_seg = calloc((size_t)S, sizeof *match_seg), *seg_area = calloc((size_t)S, sizeof *seg_area);
-        USEG_ASSERT(match_seg && seg_area, "out of memory in per-threshold buffers");
+        if (!grow(ctx, &match_seg, &cap_seg, (size_t)S) || !grow(ctx, &seg_area, &cap_area, (size_t)S)) goto done;
+        for (int64_t a = 0; a < S; a++) match_seg[a] = seg_area[a] = 0;
         int64_t off = 0;
         for (int s = 0; s < n_gt; s++) {
             int64_t G = gmax[s] + 1;
-            double *conf = calloc((size_t)(S * G), sizeof *conf);
-            double *rs = calloc((size_t)S, sizeof *rs), *cs = calloc((size_t)G, sizeof *cs);
-            USEG_ASSERT(conf && rs && cs, "out of memory for a contingency table");
+            if (!scratch_fit(ctx, &ts, S, G)) goto done;
+            double *conf = ts.conf, *rs = ts.rs, *cs = ts.cs;
+            memset(conf, 0, (size_t)(S * G) * sizeof *conf);
+            for (int64_t a = 0; a < S; a++) rs[a] = 0;
+            for (int64_t b = 0; b < G; b++) cs[b] = 0;
             for (size_t i = 0; i < npx; i++) conf[(int64_t)sg->labels[i] * G + gts[s].labels[i]]++;
             for (int64_t a = 0; a < S; a++)
                 for (int64_t b = 0; b < G; b++) {
@@ -182,38 +207,33 @@ useg_status useg_bsds_region_image_eval(useg_ctx *ctx, const useg_label_map *seg
                 if (best > best_gt[off + b]) best_gt[off + b] = best;
             }
             off += gmax[s];
-            // RI / VoI on labels >= 1 only.
-            double *inner = malloc((size_t)((S - 1) * (G - 1) + 1) * sizeof *inner);
-            USEG_ASSERT(inner, "out of memory for a contingency table");
-            for (int64_t a = 1; a < S; a++)
-                for (int64_t b = 1; b < G; b++) inner[(a - 1) * (G - 1) + b - 1] = conf[a * G + b];
             double ri, voi;
-            ri_voi(inner, S - 1, G - 1, &ri, &voi);
+            ri_voi(conf, S, G, ts.cu, ts.cv, &ri, &voi);
             out->ri[t] += ri / n_gt;
             out->voi[t] += voi / n_gt;
             if (s == 0)
                 for (int64_t a = 1; a < S; a++) seg_area[a] = rs[a];
-            free(inner);
-            free(conf);
-            free(rs);
-            free(cs);
         }
         for (int64_t a = 1; a < S; a++) {
             out->cnt_p[t] += seg_area[a] * match_seg[a];
             out->sum_p[t] += seg_area[a];
         }
-        free(match_seg);
-        free(seg_area);
     }
     for (int64_t r = 1; r <= total_gt; r++) out->cnt_r_best += gt_area[r] * best_gt[r];
+    st = USEG_OK;
+done:
     free(best_gt);
     free(gt_area);
+    free(match_seg);
+    free(seg_area);
     free(gmax);
-    return USEG_OK;
-oom:
-    free(gmax);
-    useg_bsds_region_image_free(out);
-    return ctx->status;
+    free(ts.conf);
+    free(ts.rs);
+    free(ts.cs);
+    free(ts.cu);
+    free(ts.cv);
+    if (st != USEG_OK) useg_bsds_region_image_free(out);
+    return st;
 }
 
 void useg_bsds_region_summary_free(useg_bsds_region_summary *s) {
@@ -250,13 +270,18 @@ useg_status useg_bsds_region_collect(useg_ctx *ctx, const useg_bsds_region_image
     double **per[] = {&out->img_t, &out->img_cover, &out->img_best, &out->img_precision};
     for (size_t f = 0; f < 4; f++)
         if (!(*per[f] = useg_heap_zalloc(ctx, (size_t)n_img, sizeof(double), "region summary"))) goto oom;
-    double *cnt = calloc((size_t)n, sizeof *cnt), *sum = calloc((size_t)n, sizeof *sum);
-    USEG_ASSERT(cnt && sum, "out of memory in a small buffer");
+    double *cnt = useg_heap_zalloc(ctx, (size_t)n, sizeof *cnt, "region summary");
+    double *sum = useg_heap_zalloc(ctx, (size_t)n, sizeof *sum, "region summary");
+    double *r = useg_heap_alloc(ctx, (size_t)n, sizeof *r, "region summary");
+    if (!cnt || !sum || !r) {
+        free(cnt);
+        free(sum);
+        free(r);
+        goto oom;
+    }
     double ois_cnt = 0, ois_sum = 0, best_cnt = 0, best_sum = 0, ri_ois = 0, voi_ois = 0;
     for (int i = 0; i < n_img; i++) {
         const useg_bsds_region_image *im = &imgs[i];
-        double *r = calloc((size_t)n, sizeof *r);
-        USEG_ASSERT(r, "out of memory in a small buffer");
         for (int t = 0; t < n; t++) {
             r[t] = im->cnt_r[t] / (im->sum_r[t] + (im->sum_r[t] == 0));
             cnt[t] += im->cnt_r[t];
@@ -275,8 +300,8 @@ useg_status useg_bsds_region_collect(useg_ctx *ctx, const useg_bsds_region_image
         best_sum += im->sum_r[0];
         ri_ois += im->ri[arg_best(im->ri, n, true)] / n_img;
         voi_ois += im->voi[arg_best(im->voi, n, false)] / n_img;
-        free(r);
     }
+    free(r);
     for (int t = 0; t < n; t++) {
         out->thresh[t] = imgs[0].thresh[t];
         out->cover_th[t] = cnt[t] / (sum[t] + (sum[t] == 0));
