@@ -12,6 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"eval", "evaluate results: COCO AP/AR, semantic mIoU, panoptic PQ, BSDS region metrics", useg_cmd_eval},
     {"selfcheck", "train a small model end to end and check its gradients (the default job)", useg_cmd_selfcheck},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
