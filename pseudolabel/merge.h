@@ -26,6 +26,13 @@
 // tie rule decides. The same rule orders the clusters inside a level (the
 // reference lists them in the order of first appearance in its edge dict).
 //
+// Precision: feature sums are kept in double and unit means are computed in
+// double, then stored as float like the reference's normalized_feature.
+// The reference adds its fp16 keys in fp16 (sums of up to 1024 keys rounded
+// to 11 bits); we do not reproduce that rounding, so on real fp16 keys a
+// merge whose weight sits within fp16 noise of a threshold can go the other
+// way (PAPERS.md 10.4).
+//
 // USEG_MERGE_PASSES is the parallel-friendly variant: each pass merges, all
 // at once, every pair of live neighbours that are each other's best edge
 // (same key order) with s >= threshold, then recomputes. It is
