@@ -182,6 +182,17 @@ static void link_parents(const useg_merge_result *merge, useg_conquer_result *ou
     }
 }
 
+// n masks of P pixels in arena a; never NULL pointers, even for n = 0.
+static useg_status alloc_result(useg_ctx *ctx, useg_arena *a, int n, int64_t P, useg_conquer_result *out) {
+    out->n = n;
+    USEG_TRY(useg_alloc(ctx, a, (size_t)n * (size_t)P, (void **)&out->masks));
+    USEG_TRY(useg_alloc(ctx, a, (size_t)n * sizeof *out->area, (void **)&out->area));
+    USEG_TRY(useg_alloc(ctx, a, 3 * (size_t)n * sizeof *out->level, (void **)&out->level));
+    out->cluster = out->level + n;
+    out->parent = out->cluster + n;
+    return USEG_OK;
+}
+
 static useg_status run_conquer(useg_ctx *ctx, const useg_tensor *divide_mask, const useg_merge_result *merge,
                                const useg_conquer_options *opt, useg_mask_resize_fn resize, void *user, useg_arena *a,
                                useg_conquer_result *out) {
@@ -229,12 +240,7 @@ static useg_status run_conquer(useg_ctx *ctx, const useg_tensor *divide_mask, co
     int n = 0;
     nms_bits(bits, words, area, n_cand, opt->nms_iou, opt->nms_step, order, kept, &n);
 
-    out->n = n;
-    USEG_TRY(useg_alloc(ctx, a, (size_t)n * (size_t)P, (void **)&out->masks));
-    USEG_TRY(useg_alloc(ctx, a, (size_t)n * sizeof *out->area, (void **)&out->area));
-    USEG_TRY(useg_alloc(ctx, a, 3 * (size_t)n * sizeof *out->level, (void **)&out->level));
-    out->cluster = out->level + n;
-    out->parent = out->cluster + n;
+    USEG_TRY(alloc_result(ctx, a, n, P, out));
     for (int k = 0; k < n; k++) {
         int32_t i = kept[k];
         const uint64_t *mb = bits + (size_t)i * words;
@@ -265,7 +271,7 @@ useg_status useg_conquer(useg_ctx *ctx, const useg_tensor *divide_mask, const us
     bool usable;
     *out = (useg_conquer_result){0};
     USEG_TRY(useg_conquer_box(ctx, divide_mask, &out->box, &usable));
-    if (!usable) return USEG_OK;
+    if (!usable) return alloc_result(ctx, a, 0, 0, out);
     useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
     useg_status st = run_conquer(ctx, divide_mask, merge, opt, resize, resize_user, a, out);
     useg_arena_rewind(&ctx->scratch, mark);

@@ -88,10 +88,10 @@ typedef struct useg_conquer_result {
 // Back-project, filter and NMS the levels of `merge` (run on the crop of
 // divide_mask's box) and link the hierarchy. opt NULL: the defaults.
 // Results live in arena `a` (ctx->step when NULL; not ctx->scratch). An
-// unusable box gives n = 0. Fails with USEG_ERR_SHAPE for a divide mask that
-// is not (H, W) u8 on the CPU or a resize result of the wrong shape or
-// dtype, USEG_ERR_INVALID_ARG for bad options, and passes on the resize's
-// failures.
+// unusable box gives n = 0 (the arrays are then empty, not NULL). Fails
+// with USEG_ERR_SHAPE for a divide mask that is not (H, W) u8 on the CPU or
+// a resize result of the wrong shape or dtype, USEG_ERR_INVALID_ARG for bad
+// options, and passes on the resize's failures.
 useg_status useg_conquer(useg_ctx *ctx, const useg_tensor *divide_mask, const useg_merge_result *merge,
                          const useg_conquer_options *opt, useg_mask_resize_fn resize, void *resize_user,
                          useg_arena *a, useg_conquer_result *out);
