@@ -95,6 +95,9 @@ useg_status useg_mask_nms(useg_ctx *ctx, const useg_tensor *masks, double iou, i
                           int *n_kept) {
     USEG_TRY(check_u8(ctx, masks, 3, "useg_mask_nms", "masks"));
     if (step < 1) return useg_fail(ctx, USEG_ERR_INVALID_ARG, "useg_mask_nms: step must be >= 1, got %d", step);
+    if (masks->shape[0] > INT32_MAX)
+        return useg_fail(ctx, USEG_ERR_SHAPE, "useg_mask_nms: %lld masks, at most %d", (long long)masks->shape[0],
+                         INT32_MAX);
     int n = (int)masks->shape[0];
     int64_t H = masks->shape[1], W = masks->shape[2];
     size_t words = (size_t)(H * W + 63) / 64;
@@ -162,7 +165,7 @@ static void link_parents(const useg_merge_result *merge, useg_conquer_result *ou
     for (int k = 0; k < out->n; k++) {
         const int32_t *labels = merge->levels[out->level[k] - 1].labels;
         rep[k] = 0;
-        while (labels[rep[k]] != out->cluster[k]) rep[k]++;
+        while (rep[k] < n_patches && labels[rep[k]] != out->cluster[k]) rep[k]++;
         USEG_ASSERT(rep[k] < n_patches, "conquer mask %d has no patch", k);
     }
     for (int k = 0; k < out->n; k++) {

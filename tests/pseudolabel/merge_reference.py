@@ -314,7 +314,7 @@ def compare_merge(out, name, features, thresholds=THETAS, min_size=4, order=GREE
         n = min(len(got["merges"]), len(want_merges))
         first = next((k for k in range(n) if tuple(got["merges"][k]) != tuple(want_merges[k])), n)
         problems.append(f"merge sequence differs at merge {first} ({len(got['merges'])} vs {len(want_merges)} merges)")
-    elif not np.array_equal(got["weights"].view(np.uint32), want_weights.view(np.uint32)):
+    elif not np.array_equal(got["weights"], want_weights):  # exact, with -0.0 == 0.0 as in the key order
         problems.append("merge weights differ")
     if not np.array_equal(got["labels"], labels):
         bad = [t for t in range(len(thresholds)) if not np.array_equal(got["labels"][t], labels[t])]
@@ -351,6 +351,11 @@ def synthetic_merge_cases(rng):
     cases.append(("to_one_cluster", planted(rng, 10, 10, 4, 3, 0.5),
                   {"thresholds": [0.9, 0.0, -1.0], "min_size": 3}))
     cases.append(("custom_thresholds", planted(rng, 20, 17, 32, 6, 0.8), {"thresholds": [0.95, 0.7, 0.35, -0.2]}))
+    for k in range(30):  # small grids of a few integer values: ties everywhere, zero vectors
+        h, w, c = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(1, 3))
+        f = rng.integers(-1, 3, (h, w, c)).astype(np.float32)
+        cases.append((f"ties_small{k}", f, {"min_size": int(rng.integers(1, 4)),
+                                            "thresholds": [0.99, 0.5, 0.0, -0.5, -1.0]}))
     for name, f, kw in list(cases):
         if f.shape[0] * f.shape[1] > 1:
             cases.append((name + "_passes", f, dict(kw, order=PASSES)))
