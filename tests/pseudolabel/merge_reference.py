@@ -48,8 +48,8 @@ GREEDY, PASSES = 0, 1
 
 def unit(f, count):
     """float32 values (held in float64 so the dot products below are exact products)."""
-    m = f / count
-    return (m / max(np.sqrt(np.dot(m, m)), 1e-12)).astype(np.float32).astype(np.float64)
+    m = f * (1.0 / count)  # merge.c's arithmetic: multiplications by reciprocals
+    return (m * (1.0 / max(np.sqrt(np.dot(m, m)), 1e-12))).astype(np.float32).astype(np.float64)
 
 
 def weight(u, v):
