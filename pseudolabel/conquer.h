@@ -38,7 +38,10 @@
 // carries two extra fields, "level" (0 for divide masks, t for threshold t,
 // an integer) and "parent_id" (the annotation id of the parent, null for a
 // divide mask), and the "info" block lists the thresholds as
-// "conquer_thresholds" so levels can be read back.
+// "conquer_thresholds" so levels can be read back. The reference writes no
+// annotation for an empty mask; only a divide mask can be empty (conquer
+// masks pass the coverage filter), and it has no conquer masks, so skipping
+// it leaves every parent_id pointing at a written annotation.
 #pragma once
 
 #include <stdbool.h>

@@ -84,6 +84,7 @@ static int32_t find_root(merge_graph *g, int32_t id) {
 // double (means). About 1 cycle per element with SSE2 (the float to double
 // conversion bounds it); the dot products are ~45% of a merge's time.
 enum { DOT_LANES = 8 };
+_Static_assert(DOT_LANES == 8, "DOT_BODY's final sum adds exactly eight lanes");
 #define DOT_BODY                                                                    \
     double s[DOT_LANES] = {0};                                                      \
     int64_t k = 0;                                                                  \
