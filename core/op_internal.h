@@ -47,3 +47,5 @@ USEG_BACKWARD(gelu);
 USEG_BACKWARD(sum);
 USEG_BACKWARD(mean);
 USEG_BACKWARD(max);
+// core/ops_attention.c
+USEG_BACKWARD(attention);

@@ -47,6 +47,7 @@ typedef enum useg_op {
     // core/ops_loss.c: USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS
     // core/ops_index.c: USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT (split is slices)
     // core/ops_interp.c: USEG_OP_INTERPOLATE
+    USEG_OP_ATTENTION,
     USEG_OP_COUNT
 } useg_op;
 
@@ -109,7 +110,8 @@ useg_status useg_conv2d(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tens
 // softmax(q k^T * scale) v for q (B, H, Nq, D), k and v (B, H, Nk, D) ->
 // (B, H, Nq, D). Blocked with an online softmax: the Nq x Nk score matrix is
 // never stored whole. The backward recomputes scores block by block from the
-// saved row log-sum-exp.
+// saved row log-sum-exp. Inputs may be strided views (copied to contiguous);
+// Nk and D must be positive (shape error otherwise).
 useg_status useg_attention(useg_ctx *ctx, useg_tensor *q, useg_tensor *k, useg_tensor *v, double scale,
                            useg_tensor **out);
 

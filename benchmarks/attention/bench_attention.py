@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Fused attention forward: useg vs PyTorch 1.13, same shapes, same run.
+
+usage: bench_attention.py BENCH_BINARY [--reps N] [--sizes 197,901,3601] [--heads 6,12]
+
+For every (N tokens, H heads) with head dim 64 and batch 1 it times
+useg_attention (bench_attention, f32, no gradient) and PyTorch's explicit
+softmax(q @ k^T * scale, -1) @ v (F.scaled_dot_product_attention does not
+exist in 1.13) under torch.no_grad(), each in a fresh process so that peak
+memory is per shape. PyTorch runs with torch.set_num_threads(2) and
+OPENBLAS_CORETYPE=SkylakeX (its OpenBLAS otherwise falls back to a slow
+generic kernel on this CPU); useg with OMP_NUM_THREADS=2. Reported: medians
+of REPS runs after a warm-up, their ratio, and the growth of each process's
+peak resident memory over its timed runs (what the computation touched).
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+TORCH_PEER = r"""
+import resource, sys, time
+import torch
+torch.set_num_threads(2)
+N, H, D, reps = (int(a) for a in sys.argv[1:5])
+g = torch.Generator().manual_seed(1)
+q, k, v = (torch.randn(1, H, N, D, generator=g) for _ in range(3))
+scale = D ** -0.5
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+times = []
+with torch.no_grad():
+    for r in range(reps + 1):
+        t0 = time.perf_counter()
+        out = torch.softmax(q @ k.transpose(-1, -2) * scale, -1) @ v
+        if r:
+            times.append((time.perf_counter() - t0) * 1e3)
+        del out
+times.sort()
+growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(f"median_ms={times[len(times) // 2]:.3f} min_ms={times[0]:.3f} peak_rss_growth_kb={growth}")
+"""
+
+
+def parse(line):
+    return {k: v.strip('"') for k, v in (f.split("=", 1) for f in line.split())}
+
+
+def run(cmd, env):
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:2])} failed: {r.stderr.strip()}")
+    return parse(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("binary")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--sizes", default="197,901,3601")
+    ap.add_argument("--heads", default="6,12")
+    args = ap.parse_args()
+    D = 64
+    ours_env = dict(os.environ, OMP_NUM_THREADS="2")
+    torch_env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX", OMP_NUM_THREADS="2")
+    print(f"attention forward, f32, batch 1, head dim {D}, 2 threads, median of {args.reps} runs")
+    print(f"{'N':>5} {'H':>3} | {'useg ms':>9} {'torch ms':>9} {'ratio':>6} | {'useg MiB':>9} {'torch MiB':>9}")
+    blas = ""
+    for N in (int(s) for s in args.sizes.split(",")):
+        for H in (int(h) for h in args.heads.split(",")):
+            ours = run([args.binary, str(N), str(H), str(D), str(args.reps)], ours_env)
+            peer = run(["/usr/bin/python3", "-c", TORCH_PEER, str(N), str(H), str(D), str(args.reps)], torch_env)
+            blas = ours["blas"]
+            ratio = float(ours["median_ms"]) / float(peer["median_ms"])
+            print(f"{N:>5} {H:>3} | {float(ours['median_ms']):>9.2f} {float(peer['median_ms']):>9.2f} {ratio:>6.2f} | "
+                  f"{int(ours['peak_rss_growth_kb']) / 1024:>9.1f} {int(peer['peak_rss_growth_kb']) / 1024:>9.1f}")
+    print(f"ratio = useg / torch (lower is better); MiB = growth of peak RSS over the timed runs; useg BLAS: {blas}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
