@@ -4,34 +4,39 @@
 // Forward. One work item is (batch x head, tile of BQ queries); OpenMP
 // spreads the items over threads and each item is computed whole by one
 // thread, so the result does not depend on the thread count. For every tile
-// of BK keys the item forms S = Q K^T * scale (BQ x BK, one GEMM), folds it
-// into a running row max and row sum (online softmax: the output rows are
+// of BK keys the item forms the scores (one GEMM), folds them into a running
+// row max and row sum (online softmax: output rows accumulated so far are
 // rescaled by exp(old max - new max) when the max grows), and adds
 // exp(S - max) V into the output rows (a second GEMM). At the end the rows are
-// divided by their sums and lse = max + log(sum) is saved. The only
-// workspace is one S tile and two row vectors per thread.
+// divided by their sums and lse = max + log(sum) is saved. The workspace is
+// one score tile, one transposed query tile and two row vectors per thread.
 //
 // Backward. The probabilities of a tile are recomputed as P = exp(S - lse);
-// with Di = rowsum(dO * O) (one vector per head), dP = dO V^T and
-// dS = P * (dP - Di):  dV = P^T dO,  dK = dS^T Q * scale,  dQ = dS K * scale.
-// To accumulate without atomics and independently of the thread count, it
-// runs two passes: one over key tiles (each item owns a tile of dK and dV
-// rows and walks all query tiles) and one over query tiles (each owns dQ
-// rows and walks all key tiles). The second pass recomputes S and dP, two
-// extra GEMMs out of seven, in exchange for no per-thread partial sums.
+// with Di = rowsum(dO * O), dP = dO V^T and dS = P * (dP - Di):
+// dV = P^T dO, dK = dS^T Q * scale, dQ = dS K * scale. To accumulate without
+// atomics and independently of the thread count it runs two passes: one over
+// key tiles (each item owns a tile of dK and dV rows and walks all query
+// tiles) and one over query tiles (each owns dQ rows and walks all key
+// tiles). The second pass recomputes S and dP: two extra GEMMs out of seven,
+// in exchange for no per-thread partial sums. Besides two tiles per thread it
+// keeps Di and transposed copies of Q and dO (the size of q and dout).
 //
-// GEMMs on the tiles go through OpenBLAS (kernels/gemm.h). Tile products stay
-// at or under 64^3 multiply-adds for D <= 64, where OpenBLAS computes on the
-// calling thread instead of starting its own threads under ours. The row
-// work (max, exp, sums) is vectorised by the compiler from plain loops, with
-// a polynomial exp for f32 (libm's expf does not vectorise) and one clone of
-// those loops per x86 vector width chosen at load time (target_clones).
-// Measured against PyTorch 1.13's explicit softmax(q k^T * scale) v: see
-// benchmarks/attention/.
+// Tiles are held transposed, keys x queries (S^T = K Q^T): with Q (and dO)
+// transposed once, every tile product is a row-major NN or TN GEMM, which
+// OpenBLAS 0.3.21 on SkylakeX runs through its unpacked small-matrix kernels
+// on the calling thread; Q K^T (NT) packs K on every call and, above 64^3
+// multiply-adds, starts OpenBLAS threads under ours (the first version did
+// that: 1.5x the CPU time in the forward, 1.2-1.3x in the backward). The elementwise work
+// (max, exp, sums) is vectorised by the compiler from plain loops over
+// queries, with a polynomial exp for f32 (libm's expf does not vectorise) and
+// one clone of those loops per x86 vector width, picked at load time.
+// Measured against PyTorch 1.13's explicit softmax(q k^T * scale) v by
+// benchmarks/attention/bench_attention.py.
 #include "attention.h"
 
 #include <math.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -39,9 +44,10 @@
 #include "gemm.h"
 
 // Queries x keys per tile. BQ x BK x D multiply-adds per GEMM call: large
-// enough to amortise the call, small enough to stay in L2 and single-threaded
-// inside OpenBLAS (see the header comment).
-enum { BQ = 64, BK = 64 };
+// enough to amortise the call, within OpenBLAS's small-matrix limit (about
+// 100^3) for head dims up to 120. Measured on N = 3601, D = 64: 128 x 64 beat
+// 64 x 64, 64 x 128, 96 x 96 and 128 x 128 by 3-30 %.
+enum { BQ = 128, BK = 64 };
 _Static_assert(BQ % 16 == 0 && BK % 16 == 0, "tiles are whole f32 vectors of the widest ISA");
 
 #define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
@@ -54,10 +60,18 @@ _Static_assert(BQ % 16 == 0 && BK % 16 == 0, "tiles are whole f32 vectors of the
 
 // exp(x) in f32 for the softmax's x <= 0, vectorisable: x = n ln2 + r with
 // |r| <= ln2 / 2 (Cody-Waite), Cephes' degree-6 polynomial for exp(r), and
-// 2^n built in the exponent bits. Within 2 ulp of expf; inputs below -87
-// are clamped (exp(-87) ~ 1.6e-38 is 0 next to a row sum >= 1).
+// 2^n built in the exponent bits. Within 1 ulp of exp on [-87, 0]. Inputs below -87,
+// -inf included, are raised to -87 (exp(-87) ~ 1.6e-38 vanishes next to a
+// row sum >= 1); NaN stays NaN. The clamp works on the bits: the sign-magnitude
+// pattern of a negative float grows with its magnitude, and NaNs lie above
+// -inf's. A float compare there would keep GCC from vectorising the loops
+// (it may trap, under the default -ftrapping-math) on every ISA but AVX-512.
 static inline float exp_f32(float x) {
-    x = x < -87.0f ? -87.0f : x; // keeps NaN
+    uint32_t xb;
+    memcpy(&xb, &x, sizeof xb);
+    const uint32_t below = 0u - (uint32_t)(xb - 0xC2AE0001u <= 0xFF800000u - 0xC2AE0001u); // -87 > x >= -inf
+    xb = (xb & ~below) | (0xC2AE0000u & below);                                                // -87.0f
+    memcpy(&x, &xb, sizeof x);
     // Adding 1.5 * 2^23 rounds x log2(e) to the integer n held in t's low mantissa bits.
     float t = x * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
     uint32_t bits;
@@ -76,46 +90,61 @@ static inline float exp_f32(float x) {
     return p * s;
 }
 
-// Row kernels on one tile, for T = float and double. S and dP are BQ x BK
-// tiles (row stride BK) of which m x n are in use; O has row stride D.
+// Elementwise work on one tile, written once for T = float and double.
+// Tiles are transposed, keys x queries (n x m used of BK x BQ, row stride BQ),
+// so every inner loop runs over queries with unit stride and vectorises.
 //
-// online_softmax: S <- exp(S - new max) in place; updates row_max/row_sum
-// and rescales the rows of O already accumulated (none on the first tile).
+// online_softmax folds a score tile St into the running max and sum of the m
+// query rows: St <- exp(St - new max) in place, and row_sum and the rows of O
+// accumulated so far (none on the first key tile) are rescaled by
+// exp(old max - new max).
 //
-// probs_and_dscores: S <- P = exp(S - lse), dP <- dS = P * (dP - Di).
-#define DEFINE_ROW_KERNELS(T, SUFFIX, EXP)                                                         \
-    VECTOR_CLONES static void online_softmax_##SUFFIX(int64_t m, int64_t n, T *S, T *row_max,      \
-                                                      T *row_sum, T *O, int64_t D, int first) {    \
-        for (int64_t i = 0; i < m; i++) {                                                          \
-            T *s = S + i * BK, mx = s[0], sum = 0;                                                 \
-            _Pragma("omp simd reduction(max : mx)") for (int64_t j = 1; j < n; j++) mx =           \
-                s[j] > mx ? s[j] : mx;                                                             \
-            T new_max = first || mx > row_max[i] ? mx : row_max[i];                                \
-            _Pragma("omp simd reduction(+ : sum)") for (int64_t j = 0; j < n; j++) {               \
-                s[j] = EXP(s[j] - new_max);                                                        \
-                sum += s[j];                                                                       \
-            }                                                                                      \
-            if (first) {                                                                           \
-                row_sum[i] = sum;                                                                  \
-            } else if (new_max != row_max[i]) {                                                    \
-                T corr = EXP(row_max[i] - new_max), *o = O + i * D;                                \
-                row_sum[i] = row_sum[i] * corr + sum;                                              \
-                _Pragma("omp simd") for (int64_t d = 0; d < D; d++) o[d] *= corr;                  \
-            } else {                                                                               \
-                row_sum[i] += sum;                                                                 \
-            }                                                                                      \
-            row_max[i] = new_max;                                                                  \
-        }                                                                                          \
-    }                                                                                              \
-    VECTOR_CLONES static void probs_and_dscores_##SUFFIX(int64_t m, int64_t n, T *S, T *dP,        \
-                                                         const T *lse, const T *Di) {              \
-        for (int64_t i = 0; i < m; i++) {                                                          \
-            T *s = S + i * BK, *dp = dP + i * BK, l = lse[i], di = Di[i];                          \
-            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
-                s[j] = EXP(s[j] - l);                                                              \
-                dp[j] = s[j] * (dp[j] - di);                                                       \
-            }                                                                                      \
-        }                                                                                          \
+// probs_and_dscores: St <- P^T = exp(St - lse), dPt <- dS^T = P^T * (dPt - Di).
+#define DEFINE_ROW_KERNELS(T, SUFFIX, EXP)                                                        \
+    VECTOR_CLONES static void online_softmax_##SUFFIX(int64_t n, int64_t m, T *St, T *row_max,    \
+                                                      T *row_sum, T *O, int64_t D, bool first) {  \
+        T new_max[BQ], tile_sum[BQ];                                                              \
+        for (int64_t i = 0; i < m; i++) {                                                         \
+            new_max[i] = first ? St[i] : row_max[i];                                              \
+            tile_sum[i] = 0;                                                                      \
+        }                                                                                         \
+        for (int64_t j = 0; j < n; j++) {                                                         \
+            const T *s = St + j * BQ;                                                             \
+            _Pragma("omp simd")                                                                   \
+            for (int64_t i = 0; i < m; i++) new_max[i] = s[i] > new_max[i] ? s[i] : new_max[i];   \
+        }                                                                                         \
+        for (int64_t j = 0; j < n; j++) {                                                         \
+            T *s = St + j * BQ;                                                                   \
+            _Pragma("omp simd")                                                                   \
+            for (int64_t i = 0; i < m; i++) {                                                     \
+                s[i] = EXP(s[i] - new_max[i]);                                                    \
+                tile_sum[i] += s[i];                                                              \
+            }                                                                                     \
+        }                                                                                         \
+        for (int64_t i = 0; i < m; i++) {                                                         \
+            if (first) {                                                                          \
+                row_sum[i] = tile_sum[i];                                                         \
+            } else if (new_max[i] != row_max[i]) {                                                \
+                T corr = EXP(row_max[i] - new_max[i]), *o = O + i * D;                            \
+                row_sum[i] = row_sum[i] * corr + tile_sum[i];                                     \
+                for (int64_t d = 0; d < D; d++) o[d] *= corr;                                     \
+            } else {                                                                              \
+                row_sum[i] += tile_sum[i];                                                        \
+            }                                                                                     \
+            row_max[i] = new_max[i];                                                              \
+        }                                                                                         \
+    }                                                                                             \
+                                                                                                  \
+    VECTOR_CLONES static void probs_and_dscores_##SUFFIX(int64_t n, int64_t m, T *St, T *dPt,     \
+                                                         const T *lse, const T *Di) {             \
+        for (int64_t j = 0; j < n; j++) {                                                         \
+            T *s = St + j * BQ, *dp = dPt + j * BQ;                                               \
+            _Pragma("omp simd")                                                                   \
+            for (int64_t i = 0; i < m; i++) {                                                     \
+                s[i] = EXP(s[i] - lse[i]);                                                        \
+                dp[i] = s[i] * (dp[i] - Di[i]);                                                   \
+            }                                                                                     \
+        }                                                                                         \
     }
 DEFINE_ROW_KERNELS(float, f32, exp_f32)
 DEFINE_ROW_KERNELS(double, f64, exp)
@@ -144,13 +173,14 @@ static void check_shapes(const useg_tensor *q, const useg_tensor *k, const useg_
 // Per-thread workspace: a whole number of cache lines.
 static size_t round_up_64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
-static size_t forward_thread_bytes(useg_dtype dt) {
-    return round_up_64((size_t)(BQ * BK + 2 * BQ) * useg_dtype_size(dt));
+// Per thread: the transposed query tile, the transposed score tile, the row max and sum.
+static size_t forward_thread_bytes(useg_dtype dt, int64_t D) {
+    return round_up_64((size_t)(D * BQ + BK * BQ + 2 * BQ) * useg_dtype_size(dt));
 }
 
 size_t useg_attention_forward_cpu_workspace_size(const useg_tensor *q, const useg_tensor *k) {
     (void)k;
-    return (size_t)omp_get_max_threads() * forward_thread_bytes(q->dtype);
+    return (size_t)omp_get_max_threads() * forward_thread_bytes(q->dtype, q->shape[3]);
 }
 
 useg_status useg_attention_forward_cpu(useg_ctx *ctx, const useg_tensor *q, const useg_tensor *k,
@@ -160,22 +190,28 @@ useg_status useg_attention_forward_cpu(useg_ctx *ctx, const useg_tensor *q, cons
     const int64_t BH = q->shape[0] * q->shape[1], Nq = q->shape[2], Nk = k->shape[2], D = q->shape[3];
     USEG_TRY(gemm_ready(ctx, q->dtype, D));
     const int64_t q_tiles = CEIL_DIV(Nq, BQ), items = BH * q_tiles;
-    const size_t thread_bytes = forward_thread_bytes(q->dtype);
+    const size_t thread_bytes = forward_thread_bytes(q->dtype, D);
     USEG_FLOAT_DISPATCH(q->dtype, T, {
         const T *Q = q->data, *K = k->data, *V = v->data;
         T *O = out->data, *L = lse ? lse->data : NULL;
         _Pragma("omp parallel for schedule(dynamic)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t bh = item / q_tiles, i0 = item % q_tiles * BQ, m = Nq - i0 < BQ ? Nq - i0 : BQ;
-            T *S = (T *)((char *)workspace + (size_t)omp_get_thread_num() * thread_bytes); // (BQ, BK)
-            T *row_max = S + BQ * BK, *row_sum = row_max + BQ;                           // (BQ)
+            T *Qt = (T *)((char *)workspace + (size_t)omp_get_thread_num() * thread_bytes); // (D, BQ)
+            T *St = Qt + D * BQ, *row_max = St + BK * BQ, *row_sum = row_max + BQ;        // (BK, BQ), (BQ)
             const T *Qi = Q + (bh * Nq + i0) * D, *Kh = K + bh * Nk * D, *Vh = V + bh * Nk * D;
             T *Oi = O + (bh * Nq + i0) * D; // (m, D), accumulated in place
+            // Scores are formed transposed, St = K_j Q_i^T: with Q_i transposed once
+            // per item every tile product is a plain NN GEMM, which OpenBLAS runs
+            // through its unpacked small-matrix kernel (Q K^T would pack K each time).
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t d = 0; d < D; d++) Qt[d * BQ + i] = Qi[i * D + d];
             for (int64_t j0 = 0; j0 < Nk; j0 += BK) {
                 const int64_t n = Nk - j0 < BK ? Nk - j0 : BK;
-                useg_status st = GEMM(T)(ctx, false, true, m, n, D, (T)scale, Qi, D, Kh + j0 * D, D, 0, S, BK);
-                ONLINE_SOFTMAX(T)(m, n, S, row_max, row_sum, Oi, D, j0 == 0);
-                if (st == USEG_OK) st = GEMM(T)(ctx, false, false, m, D, n, 1, S, BK, Vh + j0 * D, D, j0 ? 1 : 0, Oi, D);
+                useg_status st = GEMM(T)(ctx, false, false, n, m, D, (T)scale, Kh + j0 * D, D, Qt, BQ, 0, St, BQ);
+                ONLINE_SOFTMAX(T)(n, m, St, row_max, row_sum, Oi, D, j0 == 0);
+                if (st == USEG_OK)
+                    st = GEMM(T)(ctx, true, false, m, D, n, 1, St, BQ, Vh + j0 * D, D, j0 ? 1 : 0, Oi, D);
                 USEG_ASSERT(st == USEG_OK, "GEMM failed after gemm_ready");
             }
             for (int64_t i = 0; i < m; i++) {
@@ -189,17 +225,18 @@ useg_status useg_attention_forward_cpu(useg_ctx *ctx, const useg_tensor *q, cons
 }
 
 static size_t backward_thread_bytes(useg_dtype dt) {
-    return round_up_64((size_t)(2 * BQ * BK) * useg_dtype_size(dt));
+    return round_up_64((size_t)(2 * BK * BQ) * useg_dtype_size(dt));
 }
 
-// The workspace: Di (BH * Nq), then two tiles per thread.
-static size_t backward_di_bytes(const useg_tensor *q) {
-    return round_up_64((size_t)(q->shape[0] * q->shape[1] * q->shape[2]) * useg_dtype_size(q->dtype));
+// Shared part of the backward workspace: Di (BH, Nq), Q^T and dO^T (BH, D, Nq).
+static size_t backward_shared_bytes(const useg_tensor *q) {
+    const int64_t rows = q->shape[0] * q->shape[1] * q->shape[2];
+    return round_up_64((size_t)(rows * (1 + 2 * q->shape[3])) * useg_dtype_size(q->dtype));
 }
 
 size_t useg_attention_backward_cpu_workspace_size(const useg_tensor *q, const useg_tensor *k) {
     (void)k;
-    return backward_di_bytes(q) + (size_t)omp_get_max_threads() * backward_thread_bytes(q->dtype);
+    return backward_shared_bytes(q) + (size_t)omp_get_max_threads() * backward_thread_bytes(q->dtype);
 }
 
 useg_status useg_attention_backward_cpu(useg_ctx *ctx, const useg_tensor *q, const useg_tensor *k,
@@ -219,17 +256,25 @@ useg_status useg_attention_backward_cpu(useg_ctx *ctx, const useg_tensor *q, con
     }
     const int64_t q_tiles = CEIL_DIV(Nq, BQ), k_tiles = CEIL_DIV(Nk, BK);
     const size_t thread_bytes = backward_thread_bytes(q->dtype);
-    char *thread_ws = (char *)workspace + backward_di_bytes(q);
+    char *thread_ws = (char *)workspace + backward_shared_bytes(q);
     USEG_FLOAT_DISPATCH(q->dtype, T, {
         const T *Q = q->data, *K = k->data, *V = v->data, *O = out->data, *L = lse->data, *dO = dout->data;
-        T *dQ = dq->data, *dK = dk->data, *dV = dv->data, *Di = workspace; // Di: (BH, Nq)
+        T *dQ = dq->data, *dK = dk->data, *dV = dv->data;
+        T *Di = workspace, *Qt = Di + BH * Nq, *dOt = Qt + BH * D * Nq; // (BH, Nq), (BH, D, Nq) twice
         const int64_t rows = BH * Nq;
         _Pragma("omp parallel for schedule(static) if (rows * D > USEG_PARALLEL_THRESHOLD)")
         for (int64_t r = 0; r < rows; r++) {
+            const int64_t bh = r / Nq, i = r % Nq;
             T s = 0;
-            for (int64_t d = 0; d < D; d++) s += dO[r * D + d] * O[r * D + d];
+            for (int64_t d = 0; d < D; d++) {
+                s += dO[r * D + d] * O[r * D + d];
+                Qt[(bh * D + d) * Nq + i] = Q[r * D + d];
+                dOt[(bh * D + d) * Nq + i] = dO[r * D + d];
+            }
             Di[r] = s;
         }
+        // Tiles are transposed as in the forward (keys x queries), so that every
+        // product is an NN or TN GEMM, which OpenBLAS runs unpacked (see above).
         // Pass 0 owns key tiles (writes dK, dV); pass 1 owns query tiles (writes dQ).
         for (int pass = 0; pass < 2; pass++) {
             const int64_t own_tiles = pass == 0 ? k_tiles : q_tiles, walk_tiles = pass == 0 ? q_tiles : k_tiles;
@@ -237,7 +282,8 @@ useg_status useg_attention_backward_cpu(useg_ctx *ctx, const useg_tensor *q, con
             _Pragma("omp parallel for schedule(dynamic)")
             for (int64_t item = 0; item < items; item++) {
                 const int64_t bh = item / own_tiles, own = item % own_tiles;
-                T *S = (T *)(thread_ws + (size_t)omp_get_thread_num() * thread_bytes), *dP = S + BQ * BK; // (BQ, BK)
+                T *St = (T *)(thread_ws + (size_t)omp_get_thread_num() * thread_bytes), *dPt = St + BK * BQ;
+                const T *Qth = Qt + bh * D * Nq, *dOth = dOt + bh * D * Nq; // (D, Nq)
                 useg_status st = USEG_OK;
                 for (int64_t walk = 0; walk < walk_tiles && st == USEG_OK; walk++) {
                     const int64_t i0 = (pass == 0 ? walk : own) * BQ, j0 = (pass == 0 ? own : walk) * BK;
@@ -245,18 +291,18 @@ useg_status useg_attention_backward_cpu(useg_ctx *ctx, const useg_tensor *q, con
                     const T *Qi = Q + (bh * Nq + i0) * D, *dOi = dO + (bh * Nq + i0) * D;
                     const T *Kj = K + (bh * Nk + j0) * D, *Vj = V + (bh * Nk + j0) * D;
                     const T beta = walk ? 1 : 0;
-                    st = GEMM(T)(ctx, false, true, m, n, D, (T)scale, Qi, D, Kj, D, 0, S, BK);
-                    if (st == USEG_OK) st = GEMM(T)(ctx, false, true, m, n, D, 1, dOi, D, Vj, D, 0, dP, BK);
-                    PROBS_AND_DSCORES(T)(m, n, S, dP, L + bh * Nq + i0, Di + bh * Nq + i0);
+                    st = GEMM(T)(ctx, false, false, n, m, D, (T)scale, Kj, D, Qth + i0, Nq, 0, St, BQ);
+                    if (st == USEG_OK) st = GEMM(T)(ctx, false, false, n, m, D, 1, Vj, D, dOth + i0, Nq, 0, dPt, BQ);
+                    PROBS_AND_DSCORES(T)(n, m, St, dPt, L + bh * Nq + i0, Di + bh * Nq + i0);
                     if (pass == 0) {
                         T *dKj = dK + (bh * Nk + j0) * D, *dVj = dV + (bh * Nk + j0) * D;
-                        if (st == USEG_OK) st = GEMM(T)(ctx, true, false, n, D, m, 1, S, BK, dOi, D, beta, dVj, D);
+                        if (st == USEG_OK) st = GEMM(T)(ctx, false, false, n, D, m, 1, St, BQ, dOi, D, beta, dVj, D);
                         if (st == USEG_OK)
-                            st = GEMM(T)(ctx, true, false, n, D, m, (T)scale, dP, BK, Qi, D, beta, dKj, D);
+                            st = GEMM(T)(ctx, false, false, n, D, m, (T)scale, dPt, BQ, Qi, D, beta, dKj, D);
                     } else {
                         T *dQi = dQ + (bh * Nq + i0) * D;
                         if (st == USEG_OK)
-                            st = GEMM(T)(ctx, false, false, m, D, n, (T)scale, dP, BK, Kj, D, beta, dQi, D);
+                            st = GEMM(T)(ctx, true, false, m, D, n, (T)scale, dPt, BQ, Kj, D, beta, dQi, D);
                     }
                 }
                 USEG_ASSERT(st == USEG_OK, "GEMM failed after gemm_ready");

@@ -1,7 +1,7 @@
 // Finite-difference gradient checks (f64) of the fused attention, its
 // bad-input errors, and the independence of its results from the thread
 // count. Shapes cover Nq != Nk, N = 1, D = 1, several heads and batches,
-// sizes straddling the kernel's query and key tiles (64 x 64: Nq = 67 and
+// sizes straddling the kernel's tiles of 128 queries x 64 keys (Nq = 131 and
 // Nk = 131 walk two and three tiles with ragged ends), and strided inputs.
 #include <math.h>
 #include <omp.h>
@@ -42,8 +42,8 @@ static const grad_case cases[] = {
     {"Nq = 1, Nk = 7", case_attention, 3, {4, 4, 4}, {{1, 2, 1, 5}, {1, 2, 7, 5}, {1, 2, 7, 5}}, GRAD_ANY},
     {"D = 1", case_attention, 3, {4, 4, 4}, {{1, 2, 4, 1}, {1, 2, 3, 1}, {1, 2, 3, 1}}, GRAD_ANY},
     {"B = 2, H = 3", case_attention, 3, {4, 4, 4}, {{2, 3, 5, 7}, {2, 3, 2, 7}, {2, 3, 2, 7}}, GRAD_ANY},
-    {"tiles 67 x 131", case_attention, 3, {4, 4, 4}, {{1, 1, 67, 3}, {1, 1, 131, 3}, {1, 1, 131, 3}}, GRAD_ANY},
-    {"tiles, sharp scores", case_attention_sharp, 3, {4, 4, 4}, {{1, 1, 65, 2}, {1, 1, 130, 2}, {1, 1, 130, 2}},
+    {"tiles 131 x 131", case_attention, 3, {4, 4, 4}, {{1, 1, 131, 3}, {1, 1, 131, 3}, {1, 1, 131, 3}}, GRAD_ANY},
+    {"tiles, sharp scores", case_attention_sharp, 3, {4, 4, 4}, {{1, 1, 129, 2}, {1, 1, 130, 2}, {1, 1, 130, 2}},
      GRAD_ANY},
     {"permuted (B, N, H, D)", case_attention_permuted, 3, {4, 4, 4}, {{2, 5, 3, 4}, {2, 6, 3, 4}, {2, 6, 3, 8}},
      GRAD_ANY},

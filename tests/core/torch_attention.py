@@ -22,7 +22,7 @@ CASES = {
     "small": (lambda q, k, v: attention(q, k, v, 8 ** -0.5), [(2, 3, 17, 8), (2, 3, 23, 8), (2, 3, 23, 8)], "any"),
     "one_token": (lambda q, k, v: attention(q, k, v, 0.5), [(1, 1, 1, 5), (1, 1, 1, 5), (1, 1, 1, 5)], "any"),
     "head_dim_1": (lambda q, k, v: attention(q, k, v, 1.0), [(1, 2, 9, 1), (1, 2, 13, 1), (1, 2, 13, 1)], "any"),
-    # Nk spans five 64-key tiles with a ragged end, Nq three query tiles.
+    # Nk spans five 64-key tiles with a ragged end, Nq two 128-query tiles.
     "many_tiles": (lambda q, k, v: attention(q, k, v, 0.125), [(1, 2, 150, 64), (1, 2, 300, 64), (1, 2, 300, 64)],
                    "any"),
     "one_query_many_keys": (lambda q, k, v: attention(q, k, v, 0.125), [(2, 1, 1, 32), (2, 1, 257, 32),
