@@ -52,6 +52,10 @@ _Static_assert(BQ % 16 == 0 && BK % 16 == 0, "tiles are whole f32 vectors of the
 
 #define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
 
+// Threads are woken only for at least this many score multiply-adds (~1 ms
+// of one core): below it, starting them costs more than the work.
+#define PARALLEL_MIN_MADDS ((int64_t)1 << 24)
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define VECTOR_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #else
@@ -191,10 +195,11 @@ useg_status useg_attention_forward_cpu(useg_ctx *ctx, const useg_tensor *q, cons
     USEG_TRY(gemm_ready(ctx, q->dtype, D));
     const int64_t q_tiles = CEIL_DIV(Nq, BQ), items = BH * q_tiles;
     const size_t thread_bytes = forward_thread_bytes(q->dtype, D);
+    const bool parallel = BH * Nq * Nk * D >= PARALLEL_MIN_MADDS;
     USEG_FLOAT_DISPATCH(q->dtype, T, {
         const T *Q = q->data, *K = k->data, *V = v->data;
         T *O = out->data, *L = lse ? lse->data : NULL;
-        _Pragma("omp parallel for schedule(dynamic)")
+        _Pragma("omp parallel for schedule(dynamic) if (parallel)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t bh = item / q_tiles, i0 = item % q_tiles * BQ, m = Nq - i0 < BQ ? Nq - i0 : BQ;
             T *Qt = (T *)((char *)workspace + (size_t)omp_get_thread_num() * thread_bytes); // (D, BQ)
@@ -256,13 +261,14 @@ useg_status useg_attention_backward_cpu(useg_ctx *ctx, const useg_tensor *q, con
     }
     const int64_t q_tiles = CEIL_DIV(Nq, BQ), k_tiles = CEIL_DIV(Nk, BK);
     const size_t thread_bytes = backward_thread_bytes(q->dtype);
+    const bool parallel = BH * Nq * Nk * D >= PARALLEL_MIN_MADDS;
     char *thread_ws = (char *)workspace + backward_shared_bytes(q);
     USEG_FLOAT_DISPATCH(q->dtype, T, {
         const T *Q = q->data, *K = k->data, *V = v->data, *O = out->data, *L = lse->data, *dO = dout->data;
         T *dQ = dq->data, *dK = dk->data, *dV = dv->data;
         T *Di = workspace, *Qt = Di + BH * Nq, *dOt = Qt + BH * D * Nq; // (BH, Nq), (BH, D, Nq) twice
         const int64_t rows = BH * Nq;
-        _Pragma("omp parallel for schedule(static) if (rows * D > USEG_PARALLEL_THRESHOLD)")
+        _Pragma("omp parallel for schedule(static) if (parallel)")
         for (int64_t r = 0; r < rows; r++) {
             const int64_t bh = r / Nq, i = r % Nq;
             T s = 0;
@@ -279,7 +285,7 @@ useg_status useg_attention_backward_cpu(useg_ctx *ctx, const useg_tensor *q, con
         for (int pass = 0; pass < 2; pass++) {
             const int64_t own_tiles = pass == 0 ? k_tiles : q_tiles, walk_tiles = pass == 0 ? q_tiles : k_tiles;
             const int64_t items = BH * own_tiles;
-            _Pragma("omp parallel for schedule(dynamic)")
+            _Pragma("omp parallel for schedule(dynamic) if (parallel)")
             for (int64_t item = 0; item < items; item++) {
                 const int64_t bh = item / own_tiles, own = item % own_tiles;
                 T *St = (T *)(thread_ws + (size_t)omp_get_thread_num() * thread_bytes), *dPt = St + BK * BQ;

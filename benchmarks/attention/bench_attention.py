@@ -15,6 +15,7 @@ peak resident memory over its timed runs (what the computation touched).
 """
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 
@@ -42,7 +43,7 @@ print(f"median_ms={times[len(times) // 2]:.3f} min_ms={times[0]:.3f} peak_rss_gr
 
 
 def parse(line):
-    return {k: v.strip('"') for k, v in (f.split("=", 1) for f in line.split())}
+    return dict(f.split("=", 1) for f in shlex.split(line))
 
 
 def run(cmd, env):
@@ -63,7 +64,7 @@ def main():
     ours_env = dict(os.environ, OMP_NUM_THREADS="2")
     torch_env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX", OMP_NUM_THREADS="2")
     print(f"attention forward, f32, batch 1, head dim {D}, 2 threads, median of {args.reps} runs")
-    print(f"{'N':>5} {'H':>3} | {'useg ms':>9} {'torch ms':>9} {'ratio':>6} | {'useg MiB':>9} {'torch MiB':>9}")
+    print(f"{'N':>5} {'H':>3} | {'useg ms':>9} {'torch ms':>9} {'ratio':>6} | {'useg MiB':>9} {'torch MiB':>10}")
     blas = ""
     for N in (int(s) for s in args.sizes.split(",")):
         for H in (int(h) for h in args.heads.split(",")):
@@ -72,7 +73,7 @@ def main():
             blas = ours["blas"]
             ratio = float(ours["median_ms"]) / float(peer["median_ms"])
             print(f"{N:>5} {H:>3} | {float(ours['median_ms']):>9.2f} {float(peer['median_ms']):>9.2f} {ratio:>6.2f} | "
-                  f"{int(ours['peak_rss_growth_kb']) / 1024:>9.1f} {int(peer['peak_rss_growth_kb']) / 1024:>9.1f}")
+                  f"{int(ours['peak_rss_growth_kb']) / 1024:>9.1f} {int(peer['peak_rss_growth_kb']) / 1024:>10.1f}")
     print(f"ratio = useg / torch (lower is better); MiB = growth of peak RSS over the timed runs; useg BLAS: {blas}")
     return 0
 

@@ -69,8 +69,10 @@ static void run_f32(useg_ctx *ctx, int threads, useg_tensor **in, useg_tensor **
     useg_step_end(ctx);
 }
 
+// The shape is above the kernel's threshold for going parallel (2^24
+// multiply-adds) and has ragged query and key tiles.
 static void check_thread_count_independence(useg_ctx *ctx) {
-    const int64_t qs[4] = {2, 3, 150, 64}, ks[4] = {2, 3, 200, 64};
+    const int64_t qs[4] = {2, 3, 300, 64}, ks[4] = {2, 3, 301, 64};
     useg_tensor *in[4], *one[4], *three[4];
     CHECK_OK(ctx, useg_rand_normal(ctx, &ctx->params, USEG_F32, 4, qs, 0, 1, &in[0]));
     CHECK_OK(ctx, useg_rand_normal(ctx, &ctx->params, USEG_F32, 4, ks, 0, 1, &in[1]));
