@@ -6,7 +6,8 @@
 // float dtype (f32 or f64 on the CPU). The Nq x Nk score matrix is never
 // stored whole: the kernels walk tiles of queries x tiles of keys with an
 // online softmax (forward) or recompute the probabilities of one tile from
-// lse (backward), so the workspace is O(tile) per thread.
+// lse (backward). The forward's workspace is a few tiles per thread; the
+// backward's adds a row vector and transposed copies of q and dout.
 //
 // Each device has its own twin with this signature (`_cpu` here, `_cuda` in
 // the CUDA backend). The workspace is queried first and passed in by the
