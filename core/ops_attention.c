@@ -16,19 +16,19 @@ static useg_status check_args(useg_ctx *ctx, const useg_tensor *q, const useg_te
     const useg_tensor *in[3] = {q, k, v};
     for (int i = 0; i < 3; i++) USEG_TRY(useg_check_float_cpu(ctx, "attention", in[i]));
     char a[96], b[96], c[96];
+    useg_shape_str(q, a, sizeof a);
+    useg_shape_str(k, b, sizeof b);
+    useg_shape_str(v, c, sizeof c);
     if (q->dtype != k->dtype || q->dtype != v->dtype)
-        return useg_fail(ctx, USEG_ERR_SHAPE, "attention: dtypes of q %s, k %s, v %s differ",
-                         useg_shape_str(q, a, sizeof a), useg_shape_str(k, b, sizeof b), useg_shape_str(v, c, sizeof c));
+        return useg_fail(ctx, USEG_ERR_SHAPE, "attention: dtypes of q %s, k %s, v %s differ", a, b, c);
     bool ok = q->ndim == 4 && k->ndim == 4 && v->ndim == 4 && useg_same_shape(k, v);
     for (int d = 0; ok && d < 4; d++)
         if (d != 2 && q->shape[d] != k->shape[d]) ok = false;
     if (!ok)
         return useg_fail(ctx, USEG_ERR_SHAPE,
-                         "attention: expects q (B, H, Nq, D), k and v (B, H, Nk, D); got q %s, k %s, v %s",
-                         useg_shape_str(q, a, sizeof a), useg_shape_str(k, b, sizeof b), useg_shape_str(v, c, sizeof c));
+                         "attention: expects q (B, H, Nq, D), k and v (B, H, Nk, D); got q %s, k %s, v %s", a, b, c);
     if (k->shape[2] == 0 || q->shape[3] == 0)
-        return useg_fail(ctx, USEG_ERR_SHAPE, "attention: needs at least one key and a head dim; got q %s, k %s",
-                         useg_shape_str(q, a, sizeof a), useg_shape_str(k, b, sizeof b));
+        return useg_fail(ctx, USEG_ERR_SHAPE, "attention: needs at least one key and a head dim; got q %s, k %s", a, b);
     return USEG_OK;
 }
 

@@ -50,7 +50,7 @@
 // 100^3) for head dims up to 120. Measured on N = 3601, D = 64: 128 x 64 beat
 // 64 x 64, 64 x 128, 96 x 96 and 128 x 128 by 3-30 %.
 enum { BQ = 128, BK = 64 };
-_Static_assert(BQ % 16 == 0 && BK % 16 == 0, "tiles are whole f32 vectors of the widest ISA");
+_Static_assert(BQ % 16 == 0 && BK % 16 == 0, "tile rows start on 64-byte lines for f32 and f64");
 
 #define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
 
@@ -71,9 +71,9 @@ _Static_assert(BQ % 16 == 0 && BK % 16 == 0, "tiles are whole f32 vectors of the
 
 // exp(x) in f32 for the softmax's x <= 0, vectorisable: x = n ln2 + r with
 // |r| <= ln2 / 2 (Cody-Waite), Cephes' degree-6 polynomial for exp(r), and
-// 2^n built in the exponent bits. Within 1 ulp of exp on [-87, 0]. Inputs below -87,
-// -inf included, are raised to -87 (exp(-87) ~ 1.6e-38 vanishes next to a
-// row sum >= 1); NaN stays NaN. The clamp works on the bits: the sign-magnitude
+// 2^n built in the exponent bits; within 1 ulp of exp on [-87, 0]. Inputs
+// below -87, -inf included, are raised to -87 (exp(-87) ~ 1.6e-38 vanishes
+// next to a row sum >= 1); NaN stays NaN. The clamp works on the bits: the
 // pattern of a negative float grows with its magnitude, and NaNs lie above
 // -inf's. A float compare there would keep GCC from vectorising the loops
 // (it may trap, under the default -ftrapping-math) on every ISA but AVX-512.
