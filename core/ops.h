@@ -42,12 +42,12 @@ typedef enum useg_op {
     // Ops below are added by the files named; each adds its enum entries,
     // its backward to op_internal.h and its table entry to op_table.c.
     // core/ops_linalg.c: USEG_OP_MATMUL, USEG_OP_LINEAR, USEG_OP_CONV2D
-    // core/ops_attention.c: USEG_OP_ATTENTION
+    // core/ops_attention.c
+    USEG_OP_ATTENTION,
     // core/ops_nn.c: USEG_OP_SOFTMAX, USEG_OP_LOG_SOFTMAX, USEG_OP_LAYER_NORM
     // core/ops_loss.c: USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS
     // core/ops_index.c: USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT (split is slices)
     // core/ops_interp.c: USEG_OP_INTERPOLATE
-    USEG_OP_ATTENTION,
     USEG_OP_COUNT
 } useg_op;
 
