@@ -13,6 +13,7 @@ ATTENTION_CASE(head_dim_1, 1.0)
 ATTENTION_CASE(many_tiles, 0.125)
 ATTENTION_CASE(one_query_many_keys, 0.125)
 ATTENTION_CASE(sharp, 0.5)
+ATTENTION_CASE(huge_scores, 10.0)
 
 // (B, N, H, D) -> (B, H, N, D) views, not copied before the op.
 static useg_status case_vit_permuted(useg_ctx *ctx, useg_tensor **in, useg_tensor **out) {
@@ -25,7 +26,7 @@ static useg_status case_vit_permuted(useg_ctx *ctx, useg_tensor **in, useg_tenso
 static const parity_case cases[] = {
 #define CASE(name) {#name, case_##name, 3}
     CASE(small), CASE(one_token), CASE(head_dim_1), CASE(many_tiles), CASE(one_query_many_keys), CASE(sharp),
-    CASE(vit_permuted),
+    CASE(huge_scores), CASE(vit_permuted),
 #undef CASE
 };
 

@@ -29,6 +29,9 @@ CASES = {
                                                                         (2, 1, 257, 32)], "any"),
     # Large scores: the running max changes between key tiles.
     "sharp": (lambda q, k, v: attention(q, k, v, 0.5), [(1, 3, 70, 16), (1, 3, 200, 16), (1, 3, 200, 16)], "any"),
+    # Scores spread over +-100: many exp arguments fall below -87 (the f32
+    # exp's clamp) and the softmax is nearly one-hot.
+    "huge_scores": (lambda q, k, v: attention(q, k, v, 10.0), [(1, 2, 40, 8), (1, 2, 150, 8), (1, 2, 150, 8)], "any"),
     "vit_permuted": (lambda q, k, v: vit(q, k, v, 0.25), [(2, 197, 3, 16), (2, 197, 3, 16), (2, 197, 3, 16)],
                      "any"),
 }
