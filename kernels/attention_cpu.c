@@ -33,7 +33,10 @@
 // this machine the tile GEMMs run at OpenBLAS's large-GEMM rate (~143 GFLOP/s
 // per core), ~80 % of the forward; the exp and sums take the rest.
 // Measured against PyTorch 1.13's explicit softmax(q k^T * scale) v by
-// benchmarks/attention/bench_attention.py.
+// benchmarks/attention/bench_attention.py (2 threads each, head dim 64): at
+// N = 3601 with 12 heads 0.24x its CPU time and 0.25x its wall time on the
+// shared 2-core machine, and 13 MiB of peak memory growth (11 of them the
+// output) against its 1.25 GiB; at N = 197 to 901, 0.16-0.27x its CPU time.
 #include "attention.h"
 
 #include <math.h>
