@@ -64,3 +64,5 @@ USEG_BACKWARD(cross_entropy);
 USEG_BACKWARD(bce_with_logits);
 USEG_BACKWARD(focal_loss);
 USEG_BACKWARD(dice_loss);
+// core/ops_attention.c
+USEG_BACKWARD(attention);

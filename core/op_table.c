@@ -15,5 +15,6 @@ const useg_op_info useg_op_table[] = {
     OP(SOFTMAX, softmax), OP(LOG_SOFTMAX, log_softmax), OP(LAYER_NORM, layer_norm),
     OP(CROSS_ENTROPY, cross_entropy), OP(BCE_WITH_LOGITS, bce_with_logits), OP(FOCAL_LOSS, focal_loss),
     OP(DICE_LOSS, dice_loss),
+    OP(ATTENTION, attention),
 };
 _Static_assert(sizeof useg_op_table / sizeof useg_op_table[0] == USEG_OP_COUNT, "every op has a table entry");

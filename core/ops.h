@@ -42,7 +42,6 @@ typedef enum useg_op {
     // Ops below are added by the files named; each adds its enum entries,
     // its backward to op_internal.h and its table entry to op_table.c.
     // core/ops_linalg.c: USEG_OP_MATMUL, USEG_OP_LINEAR, USEG_OP_CONV2D
-    // core/ops_attention.c: USEG_OP_ATTENTION
     // core/ops_index.c (split is slices)
     USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT,
     // core/ops_interp.c
@@ -51,6 +50,8 @@ typedef enum useg_op {
     USEG_OP_SOFTMAX, USEG_OP_LOG_SOFTMAX, USEG_OP_LAYER_NORM,
     // losses (core/ops_loss.c)
     USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS,
+    // core/ops_attention.c
+    USEG_OP_ATTENTION,
     USEG_OP_COUNT
 } useg_op;
 
@@ -113,7 +114,8 @@ useg_status useg_conv2d(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tens
 // softmax(q k^T * scale) v for q (B, H, Nq, D), k and v (B, H, Nk, D) ->
 // (B, H, Nq, D). Blocked with an online softmax: the Nq x Nk score matrix is
 // never stored whole. The backward recomputes scores block by block from the
-// saved row log-sum-exp.
+// saved row log-sum-exp. Inputs may be strided views (copied to contiguous);
+// Nk and D must be positive (shape error otherwise).
 useg_status useg_attention(useg_ctx *ctx, useg_tensor *q, useg_tensor *k, useg_tensor *v, double scale,
                            useg_tensor **out);
 
