@@ -42,7 +42,10 @@ extern "C" useg_status useg_cuda_device_count(useg_ctx *ctx, int *count) {
     (void)cudaGetLastError(); // clear it: the runtime keeps the error otherwise
     *count = 0;
     if (err == cudaErrorNoDevice) return USEG_OK;
-    return useg_fail(ctx, USEG_ERR_DEVICE, "no usable CUDA driver (%s); is the NVIDIA driver installed and a GPU visible?",
+    if (err == cudaErrorInsufficientDriver) // what the runtime says when it finds no driver at all, too
+        return useg_fail(ctx, USEG_ERR_DEVICE, "no usable NVIDIA driver: none is installed, or it is older than CUDA %d.%d needs",
+                         CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10);
+    return useg_fail(ctx, USEG_ERR_DEVICE, "no usable CUDA driver (%s: %s)", cudaGetErrorName(err),
                      cudaGetErrorString(err));
 }
 

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "half.h"
@@ -28,6 +29,12 @@ int cuda_check_finish(useg_ctx *ctx, const char *program) {
     CHECK_OK(ctx, useg_cuda_sync(ctx));
     useg_ctx_free(ctx);
     return check_report(program);
+}
+
+bool cuda_case_fits(int64_t size) {
+    static int quick = -1;
+    if (quick < 0) quick = getenv("USEG_CUDA_QUICK") != NULL;
+    return !quick || size <= (1 << 18);
 }
 
 double cuda_tol(useg_dtype dt) { return dt == USEG_BF16 ? 1e-2 : dt == USEG_F16 ? 2e-3 : 1e-5; }

@@ -30,6 +30,11 @@ int cuda_check_init(useg_ctx *ctx, const char *program);
 // The exit code of a program: check_report's, after freeing ctx.
 int cuda_check_finish(useg_ctx *ctx, const char *program);
 
+// False for a case of more than 2^18 elements (or multiply-adds / 64) when
+// the environment sets USEG_CUDA_QUICK: the sanitizers (run_sanitizers.sh)
+// run the small cases only, which hold every edge the large ones do.
+bool cuda_case_fits(int64_t size);
+
 // Normwise relative tolerance for results stored in dt: f32 1e-5, f16 2e-3, bf16 1e-2.
 double cuda_tol(useg_dtype dt);
 

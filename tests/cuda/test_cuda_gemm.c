@@ -38,6 +38,7 @@ static void test_gemm(useg_ctx *ctx) {
                 const precision *pr = &PRECISIONS[p];
                 bool ta = tr & 1, tb = tr & 2;
                 int64_t M = sizes[c][0], N = sizes[c][1], K = sizes[c][2];
+                if (!cuda_case_fits(M * N * K / 64)) continue;
                 int64_t ra = ta ? K : M, ca = ta ? M : K, rb = tb ? N : K, cb = tb ? K : N; // stored shapes
                 int64_t lda = ca + pad, ldb = cb + pad, ldc = N + pad;
                 double *va, *vb, *vc;
@@ -111,6 +112,7 @@ static void test_linear(useg_ctx *ctx) {
             for (int with_bias = 0; with_bias < 2; with_bias++) {
                 const precision *pr = &PRECISIONS[p];
                 int64_t rows = sizes[c][0], in = sizes[c][1], out = sizes[c][2];
+                if (!cuda_case_fits(rows * in * out / 64)) continue;
                 double *vx, *vw, *vb = NULL;
                 void *x = random_on_device(ctx, pr->dt, rows * in, &vx), *w = random_on_device(ctx, pr->dt, out * in, &vw);
                 void *bias = with_bias ? random_on_device(ctx, pr->dt, out, &vb) : NULL;

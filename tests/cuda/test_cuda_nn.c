@@ -48,6 +48,7 @@ static void test_softmax(useg_ctx *ctx) {
             for (int is_log = 0; is_log < 2; is_log++) {
                 useg_dtype dt = DTYPES[k];
                 int64_t outer = cases[c][0], size = cases[c][1], inner = cases[c][2], n = outer * size * inner;
+                if (!cuda_case_fits(n)) continue;
                 double *vx, *vdy;
                 void *x = random_on_device(ctx, dt, n, -6, 6, &vx);
                 void *dy = random_on_device(ctx, dt, n, -1, 1, &vdy);
@@ -99,6 +100,7 @@ static void test_layer_norm(useg_ctx *ctx) {
             for (int affine = 0; affine < 2; affine++) {
                 useg_dtype dt = DTYPES[k];
                 int64_t rows = cases[c][0], C = cases[c][1], n = rows * C;
+                if (!cuda_case_fits(n)) continue;
                 double *vx, *vdy, *vw = NULL, *vb = NULL;
                 void *x = random_on_device(ctx, dt, n, -3, 5, &vx), *dy = random_on_device(ctx, dt, n, -1, 1, &vdy);
                 void *w = affine ? random_on_device(ctx, dt, C, 0.5, 1.5, &vw) : NULL;
@@ -193,6 +195,7 @@ static void test_interpolate(useg_ctx *ctx) {
                 bool cubic = mode == USEG_INTERP_BICUBIC;
                 int64_t BC = cases[c][0], H = cases[c][1], W = cases[c][2], OH = cases[c][3], OW = cases[c][4];
                 int64_t nin = BC * H * W, nout = BC * OH * OW;
+                if (!cuda_case_fits(nin + nout)) continue;
                 double *vx, *vdy;
                 void *x = random_on_device(ctx, dt, nin, -1, 1, &vx), *dy = random_on_device(ctx, dt, nout, -1, 1, &vdy);
                 double *ref = host_doubles(ctx, nout), *dref = host_doubles(ctx, nin);
@@ -242,6 +245,7 @@ static void test_index(useg_ctx *ctx) {
                 useg_dtype dt = DTYPES[k];
                 int64_t outer = cases[c][0], size = cases[c][1], inner = cases[c][2], n = cases[c][3];
                 int64_t nx = outer * size * inner, ny = outer * n * inner, nidx = gather ? ny : n;
+                if (!cuda_case_fits(nx + ny)) continue;
                 double *vx, *vdy, *vi = host_doubles(ctx, nidx);
                 void *x = random_on_device(ctx, dt, nx, -1, 1, &vx), *dy = random_on_device(ctx, dt, ny, -1, 1, &vdy);
                 for (int64_t j = 0; j < nidx; j++) vi[j] = (double)useg_rng_below(&ctx->rng, (uint32_t)size); // repeats
@@ -299,6 +303,7 @@ static void test_cross_entropy(useg_ctx *ctx) {
         for (int k = 0; k < N_DTYPES; k++) {
             useg_dtype dt = DTYPES[k];
             int64_t N = cases[c][0], C = cases[c][1], inner = cases[c][2], P = N * inner, n = N * C * inner;
+            if (!cuda_case_fits(n)) continue;
             const int64_t ignore = -100;
             double *vx, *vt = host_doubles(ctx, P);
             void *x = random_on_device(ctx, dt, n, -4, 4, &vx);
@@ -350,6 +355,7 @@ static void test_sigmoid_losses(useg_ctx *ctx) {
                 bool focal = q > 0;
                 double alpha = params[q][0], gamma = params[q][1], g = 0.8;
                 int64_t n = sizes[s];
+                if (!cuda_case_fits(n)) continue;
                 double *vx, *vt;
                 void *x = random_on_device(ctx, dt, n, -5, 5, &vx);
                 void *t = random_on_device(ctx, dt, n, 0, 1, &vt); // soft targets in [0, 1)
@@ -393,6 +399,7 @@ static void test_dice(useg_ctx *ctx) {
         for (int k = 0; k < N_DTYPES; k++) {
             useg_dtype dt = DTYPES[k];
             int64_t N = cases[c][0], M = cases[c][1], n = N * M;
+            if (!cuda_case_fits(n)) continue;
             double *vx, *vt = host_doubles(ctx, n), g = 1.3;
             void *x = random_on_device(ctx, dt, n, -4, 4, &vx);
             for (int64_t i = 0; i < n; i++) vt[i] = (double)useg_rng_below(&ctx->rng, 2); // binary masks

@@ -88,6 +88,7 @@ static void test_copy_bounds(useg_ctx *ctx) {
     const int64_t sizes[] = {1, 2, 31, 257, 4099, 1 << 20};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int64_t n = sizes[k], src_shape[2] = {n, 2}, dst_shape[1] = {n};
+        if (!cuda_case_fits(2 * n)) continue;
         double *vals = host_doubles(ctx, 2 * n);
         void *hsrc = host_random(ctx, USEG_F32, 2 * n, -1, 1, vals);
         useg_tensor *src = device_tensor(ctx, USEG_F32, 2, src_shape, to_device(ctx, hsrc, (size_t)(2 * n) * 4)), *col;
