@@ -129,7 +129,7 @@ struct strided3 {
 
 // Element offsets of flat index i (row-major over shape) in each operand.
 template <int N_OPS>
-__device__ __forceinline__ void strided_offsets(const strided3 &s, int64_t i, int64_t *off) {
+__host__ __device__ __forceinline__ void strided_offsets(const strided3 &s, int64_t i, int64_t *off) {
     for (int k = 0; k < N_OPS; k++) off[k] = 0;
     for (int d = s.ndim - 1; d >= 0; d--) {
         int64_t size = s.shape[d], idx = i % size;

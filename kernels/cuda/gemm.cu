@@ -79,32 +79,36 @@ static __global__ void add_bias_rows_kernel(T *y, const T *bias, int64_t rows, i
 
 // cuBLASLt matmul with the bias epilogue: D (out x rows, column-major) =
 // W^T-as-stored (w is row-major (out, in) = column-major in x out, so op T)
-// times x^T (column-major in x rows) + bias per row of D.
+// times x^T (column-major in x rows) + bias per row of D. The descriptors
+// are initialised in place (the *Init calls), so nothing is allocated.
 // Sets *done = false (and no error) when the heuristic has no algorithm.
 static useg_status linear_lt(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const void *w, const void *bias,
                              int64_t rows, int64_t in, int64_t out, bool *done) {
     *done = false;
     cudaDataType_t type = data_type(dt);
-    cublasLtMatmulDesc_t op = NULL;
-    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
-    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulDescOpaque_t op_mem;
+    cublasLtMatrixLayoutOpaque_t la_mem, lb_mem, lc_mem;
+    cublasLtMatmulPreferenceOpaque_t pref_mem;
+    cublasLtMatmulDesc_t op = &op_mem;
+    cublasLtMatrixLayout_t la = &la_mem, lb = &lb_mem, lc = &lc_mem;
+    cublasLtMatmulPreference_t pref = &pref_mem;
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     cublasLtEpilogue_t epilogue = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
     size_t ws = ctx->cuda->blas_workspace_bytes;
     cublasLtMatmulHeuristicResult_t result = {};
     int found = 0;
     float alpha = 1.0f, beta = 0.0f;
-    cublasStatus_t st = cublasLtMatmulDescCreate(&op, compute_type(ctx, dt), CUDA_R_32F);
+    cublasStatus_t st = cublasLtMatmulDescInit(op, compute_type(ctx, dt), CUDA_R_32F);
     if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
     if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue);
     if (st == CUBLAS_STATUS_SUCCESS && bias)
         st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutCreate(&la, type, (uint64_t)in, (uint64_t)out, in);
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutCreate(&lb, type, (uint64_t)in, (uint64_t)rows, in);
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutCreate(&lc, type, (uint64_t)out, (uint64_t)rows, out);
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceCreate(&pref);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutInit(la, type, (uint64_t)in, (uint64_t)out, in);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutInit(lb, type, (uint64_t)in, (uint64_t)rows, in);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutInit(lc, type, (uint64_t)out, (uint64_t)rows, out);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceInit(pref);
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
     if (st == CUBLAS_STATUS_SUCCESS)
@@ -116,11 +120,6 @@ static useg_status linear_lt(useg_ctx *ctx, useg_dtype dt, void *y, const void *
     }
     // No algorithm for this shape is not an error: the caller falls back.
     if (st == CUBLAS_STATUS_NOT_SUPPORTED) st = CUBLAS_STATUS_SUCCESS;
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (lc) cublasLtMatrixLayoutDestroy(lc);
-    if (lb) cublasLtMatrixLayoutDestroy(lb);
-    if (la) cublasLtMatrixLayoutDestroy(la);
-    if (op) cublasLtMatmulDescDestroy(op);
     return blas_status(ctx, st, "cublasLtMatmul (linear)");
 }
 

@@ -16,73 +16,10 @@
 //
 // Measured against: nothing yet; this file has not run on a GPU.
 #include "cuda_common.cuh"
+#include "interp_taps.cuh"
 
 constexpr int THREADS = 256;
-constexpr float CUBIC_A = -0.75f;
-constexpr int RANGE_MARGIN = 2; // outputs added on each side of the estimated range
 static_assert(THREADS % WARP == 0, "whole warps");
-
-__device__ __forceinline__ float cubic_convolution1(float x) { return ((CUBIC_A + 2) * x - (CUBIC_A + 3)) * x * x + 1; }
-__device__ __forceinline__ float cubic_convolution2(float x) {
-    return ((CUBIC_A * x - 5 * CUBIC_A) * x + 8 * CUBIC_A) * x - 4 * CUBIC_A;
-}
-
-// The taps of output index o along one axis: input indices
-// clamp(first + k, 0, in - 1) with weights w[k], k < n.
-struct axis_taps {
-    int64_t first;
-    float w[4];
-    int n;
-};
-
-__device__ __forceinline__ axis_taps taps_of(int64_t o, float scale, bool cubic) {
-    axis_taps t;
-    if (!cubic) {
-        float src = fmaxf(scale * ((float)o + 0.5f) - 0.5f, 0.0f);
-        int64_t f = (int64_t)src; // src >= 0, so this is the floor
-        float lambda = src - (float)f;
-        t.first = f;
-        t.w[0] = 1.0f - lambda;
-        t.w[1] = lambda;
-        t.n = 2;
-    } else {
-        float src = scale * ((float)o + 0.5f) - 0.5f;
-        float f = floorf(src);
-        float x1 = src - f, x2 = 1.0f - x1;
-        t.first = (int64_t)f - 1;
-        t.w[0] = cubic_convolution2(x1 + 1.0f);
-        t.w[1] = cubic_convolution1(x1);
-        t.w[2] = cubic_convolution1(x2);
-        t.w[3] = cubic_convolution2(x2 + 1.0f);
-        t.n = 4;
-    }
-    return t;
-}
-
-__device__ __forceinline__ int64_t clamp_index(int64_t i, int64_t n) { return i < 0 ? 0 : i >= n ? n - 1 : i; }
-
-// Total weight input index i gets from output taps t; false when no tap lands on i.
-__device__ __forceinline__ bool weight_at(const axis_taps &t, int64_t i, int64_t in, float *w) {
-    bool hit = false;
-    float sum = 0.0f;
-    for (int k = 0; k < t.n; k++)
-        if (clamp_index(t.first + k, in) == i) sum += t.w[k], hit = true;
-    *w = sum;
-    return hit;
-}
-
-// Outputs [*lo, *hi] whose taps can land on input index i: those whose floor
-// source f lies in [i - 1, i] (bilinear) or [i - 2, i + 1] (bicubic; open at
-// a border, where clamping gathers every tap beyond it).
-__device__ __forceinline__ void output_range(int64_t i, int64_t in, int64_t out, float scale, bool cubic, int64_t *lo,
-                                             int64_t *hi) {
-    double s = scale;
-    bool open_lo = cubic && i == 0, open_hi = cubic && i == in - 1;
-    double f_lo = cubic ? (double)i - 2 : (double)i - 1, f_hi = cubic ? (double)i + 1 : (double)i;
-    // f(o) >= f_lo needs (o + 0.5) s - 0.5 >= f_lo; f(o) <= f_hi needs (o + 0.5) s - 0.5 < f_hi + 1.
-    *lo = open_lo ? 0 : max((int64_t)0, (int64_t)floor((f_lo + 0.5) / s - 0.5) - RANGE_MARGIN);
-    *hi = open_hi ? out - 1 : min(out - 1, (int64_t)ceil((f_hi + 1.5) / s - 0.5) + RANGE_MARGIN);
-}
 
 template <typename T>
 static __global__ void interp_forward_kernel(T *y, const T *x, int64_t BC, int64_t H, int64_t W, int64_t OH,
