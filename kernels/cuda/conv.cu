@@ -20,9 +20,6 @@
 constexpr int THREADS = 256;
 static_assert(THREADS % WARP == 0, "whole warps");
 
-#define GRID_STRIDE(i, n)                                                                    \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 struct conv_geom {
     int64_t B, C, H, W, OH, OW;
     int KH, KW, sh, sw, ph, pw;

@@ -89,11 +89,6 @@ template <typename F> __device__ __forceinline__ F warp_sum(F v) {
     return v;
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-    for (int o = WARP / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
 // Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread
 // gets the result. `shared` holds 32 values. Contains __syncthreads: call from
 // every thread of the block.
@@ -105,16 +100,6 @@ template <typename F> __device__ __forceinline__ F block_sum(F v, F *shared) {
     __syncthreads();
     v = lane < n_warps ? shared[lane] : (F)0;
     return warp_sum(v);
-}
-
-__device__ __forceinline__ float block_max(float v, float *shared) {
-    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP, n_warps = blockDim.x / WARP;
-    v = warp_max(v);
-    __syncthreads();
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    v = lane < n_warps ? shared[lane] : -INFINITY;
-    return warp_max(v);
 }
 
 // --- Strided index math ----------------------------------------------------------------
@@ -172,6 +157,10 @@ static inline bool strided3_contiguous(const strided3 *s, int n_ops) {
         if (s->strides[k][0] != 1 && s->shape[0] != 1) return false;
     return true;
 }
+
+// A grid-stride loop: every thread of the grid takes elements i, i + the grid's size, ...
+#define GRID_STRIDE(i, n)                                                                    \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
 // Grid for a grid-stride loop over n elements with `threads` per block.
 static inline unsigned grid_for(int64_t n, int threads) {

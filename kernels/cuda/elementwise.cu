@@ -47,9 +47,6 @@ __device__ __forceinline__ void store_any(useg_dtype dt, void *p, int64_t off, d
     }
 }
 
-#define GRID_STRIDE(i, n)                                                                    \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 // --- Kernels ----------------------------------------------------------------------------
 
 // Same dtype: move the bits (exact for every dtype, integers included).

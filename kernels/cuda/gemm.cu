@@ -73,7 +73,7 @@ extern "C" useg_status useg_gemm_cuda(useg_ctx *ctx, useg_dtype dt, bool trans_a
 // y (rows, cols) += bias (cols) broadcast over rows.
 template <typename T>
 static __global__ void add_bias_rows_kernel(T *y, const T *bias, int64_t rows, int64_t cols) {
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < rows * cols; e += (int64_t)gridDim.x * blockDim.x)
+    GRID_STRIDE(e, rows * cols)
         store_f32(y + e, load_f32(y + e) + load_f32(bias + e % cols));
 }
 

@@ -26,9 +26,6 @@
 constexpr int THREADS = 256;
 static_assert(THREADS % WARP == 0, "whole warps");
 
-#define GRID_STRIDE(i, n)                                                                    \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 // y[o, j, i] = x[o, index[j], i] (index_select) or x[o, index[o, j, i], i] (gather).
 template <typename T, bool GATHER>
 static __global__ void select_forward_kernel(T *y, const T *x, const int64_t *index, int64_t outer, int64_t size,

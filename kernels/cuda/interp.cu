@@ -25,7 +25,7 @@ template <typename T>
 static __global__ void interp_forward_kernel(T *y, const T *x, int64_t BC, int64_t H, int64_t W, int64_t OH,
                                              int64_t OW, float scale_h, float scale_w, bool cubic) {
     int64_t n = BC * OH * OW;
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(e, n) {
         int64_t ox = e % OW, oy = (e / OW) % OH, bc = e / (OW * OH);
         axis_taps ty = taps_of(oy, scale_h, cubic), tx = taps_of(ox, scale_w, cubic);
         const T *plane = x + bc * H * W;
@@ -44,7 +44,7 @@ template <typename T>
 static __global__ void interp_backward_kernel(T *dx, const T *dy, int64_t BC, int64_t H, int64_t W, int64_t OH,
                                               int64_t OW, float scale_h, float scale_w, bool cubic) {
     int64_t n = BC * H * W;
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(e, n) {
         int64_t ix = e % W, iy = (e / W) % H, bc = e / (W * H);
         int64_t oy0, oy1, ox0, ox1;
         output_range(iy, H, OH, scale_h, cubic, &oy0, &oy1);

@@ -9,7 +9,9 @@
 #include <math.h>
 #include <stdint.h>
 
+#ifndef USEG_HD
 #define USEG_HD __host__ __device__ __forceinline__
+#endif
 
 constexpr float CUBIC_A = -0.75f;
 constexpr int RANGE_MARGIN = 2; // outputs added on each side of the estimated range

@@ -22,9 +22,6 @@
 constexpr int THREADS = 256;
 static_assert(THREADS % WARP == 0, "whole warps");
 
-#define GRID_STRIDE(i, n)                                                                    \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 // out = sum / (count ? *count : divisor), in the loss dtype.
 template <typename T>
 static __global__ void mean_kernel(T *out, const float *sum, const float *count, float divisor) {

@@ -17,6 +17,7 @@
 // Measured against: nothing yet; this file has not run on a GPU.
 #include <limits.h>
 
+#include "combine.cuh"
 #include "cuda_common.cuh"
 
 constexpr int SUM_THREADS = 256;
@@ -37,7 +38,7 @@ __device__ __forceinline__ int64_t offset_of(const strided3 &s, int64_t i) {
 template <typename T>
 static __global__ void sum_per_output_kernel(T *out, const T *x, strided3 kept, strided3 red, int64_t n_out,
                                              int64_t n_red, double factor) {
-    for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < n_out; o += (int64_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(o, n_out) {
         const T *p = x + offset_of(kept, o);
         double acc = 0;
         for (int64_t r = 0; r < n_red; r++) acc += load_f32(p + offset_of(red, r));
@@ -66,7 +67,7 @@ static __global__ void sum_blocks_kernel(T *out, double *partial, const T *x, st
 template <typename T>
 static __global__ void sum_partials_kernel(T *out, const double *partial, int64_t n_out, int64_t parts,
                                            double factor) {
-    for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < n_out; o += (int64_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(o, n_out) {
         double acc = 0;
         for (int64_t k = 0; k < parts; k++) acc += partial[o * parts + k];
         store_f32(out + o, (float)(acc * factor));
@@ -141,21 +142,12 @@ extern "C" useg_status useg_sum_f32_cuda(useg_ctx *ctx, float *out, const float 
 constexpr int MAX_THREADS = 256;
 static_assert(MAX_THREADS % WARP == 0, "whole warps");
 
-// Whether (v, i) beats the current best (bv, bi): NaN first (the earliest
-// NaN), then the larger value, then the smaller index.
-__device__ __forceinline__ bool beats(float v, int64_t i, float bv, int64_t bi) {
-    bool vn = isnan(v), bn = isnan(bv);
-    if (bn) return vn && i < bi;
-    if (vn) return true;
-    return v > bv || (v == bv && i < bi);
-}
-
 // One thread per (outer, inner) column, scanning the axis in order.
 template <typename T>
 static __global__ void max_columns_kernel(T *values, int64_t *indices, const T *x, int64_t outer, int64_t size,
                                           int64_t inner) {
     int64_t n = outer * inner;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(t, n) {
         int64_t o = t / inner, i = t % inner;
         const T *p = x + o * size * inner + i;
         float best = -INFINITY;
@@ -198,7 +190,7 @@ template <typename T>
 static __global__ void max_backward_kernel(T *dx, const T *g, const int64_t *indices, int64_t outer, int64_t size,
                                            int64_t inner) {
     int64_t n = outer * inner;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(t, n) {
         int64_t o = t / inner, i = t % inner;
         dx[(o * size + indices[t]) * inner + i] = g[t];
     }

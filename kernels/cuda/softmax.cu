@@ -14,6 +14,7 @@
 // threads read neighbouring addresses. All math in f32.
 //
 // Measured against: nothing yet; this file has not run on a GPU.
+#include "combine.cuh"
 #include "cuda_common.cuh"
 
 constexpr int THREADS = 256;          // warp-per-row and column kernels
@@ -21,25 +22,6 @@ constexpr int LONG_THREADS = 1024;    // block-per-row kernel
 constexpr int64_t LONG_ROW = 4096;    // rows longer than this get a block
 static_assert(THREADS % WARP == 0 && LONG_THREADS % WARP == 0 && LONG_THREADS <= 1024, "whole warps");
 static_assert(LONG_ROW >= WARP, "a warp row holds at least one element per lane");
-
-// Running (max, sum of exp(x - max)).
-struct online_sum {
-    float m, s;
-};
-
-__device__ __forceinline__ online_sum online_add(online_sum a, float x) {
-    if (x == -INFINITY) return a; // exp(-inf) adds nothing (and -inf - -inf would be NaN)
-    if (x > a.m) return {x, a.s * expf(a.m - x) + 1.0f};
-    return {a.m, a.s + expf(x - a.m)}; // a NaN x makes the sum NaN, as it should
-}
-
-__device__ __forceinline__ online_sum online_merge(online_sum a, online_sum b) {
-    float m = fmaxf(a.m, b.m);
-    if (m == -INFINITY) return {m, a.s + b.s};
-    float sa = a.m == -INFINITY ? 0.0f : a.s * expf(a.m - m);
-    float sb = b.m == -INFINITY ? 0.0f : b.s * expf(b.m - m);
-    return {m, sa + sb};
-}
 
 __device__ __forceinline__ online_sum warp_online(online_sum v) {
     for (int o = WARP / 2; o > 0; o /= 2) {
@@ -87,7 +69,7 @@ static __global__ void softmax_block_kernel(T *y, const T *x, int64_t size, bool
 template <typename T>
 static __global__ void softmax_column_kernel(T *y, const T *x, int64_t outer, int64_t size, int64_t inner, bool log) {
     int64_t n = outer * inner;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(t, n) {
         int64_t base = (t / inner) * size * inner + t % inner;
         online_sum r = {-INFINITY, 0.0f};
         for (int64_t k = 0; k < size; k++) r = online_add(r, load_f32(x + base + k * inner));
@@ -133,7 +115,7 @@ template <typename T>
 static __global__ void softmax_backward_column_kernel(T *dx, const T *dy, const T *y, int64_t outer, int64_t size,
                                                       int64_t inner, bool log) {
     int64_t n = outer * inner;
-    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x) {
+    GRID_STRIDE(t, n) {
         int64_t base = (t / inner) * size * inner + t % inner;
         float sum = 0.0f;
         for (int64_t k = 0; k < size; k++)
