@@ -50,6 +50,8 @@ size_t useg_device_arena_mark(const useg_device_arena *a);
 void useg_device_arena_rewind(useg_device_arena *a, size_t mark);
 
 // --- The GPU of a context ----------------------------------------------------------
+// Arena sizes default to shares of the GPU memory free at init, less 64 MiB
+// of cuBLAS workspace and 512 MiB left to the libraries.
 typedef struct useg_cuda_options {
     size_t params_bytes;   // device params arena (0: a quarter of the free memory)
     size_t step_bytes;     // device step arena (0: half of the free memory)

@@ -19,6 +19,7 @@
 
 enum : size_t { MIB = (size_t)1 << 20 };
 static const size_t BLAS_WORKSPACE_BYTES = 64 * MIB; // cuBLAS asks 32 MiB on Hopper; Lt takes what it is given
+static const size_t LIBRARY_RESERVE_BYTES = 512 * MIB;
 
 useg_status useg_cuda_check(useg_ctx *ctx, cudaError_t err, const char *what) {
     if (err == cudaSuccess) return USEG_OK;
@@ -82,9 +83,14 @@ static useg_status setup(useg_ctx *ctx, useg_cuda *c, const useg_cuda_options *o
     size_t free_bytes = 0, total_bytes = 0;
     CUDA_TRY(ctx, cudaMemGetInfo(&free_bytes, &total_bytes));
     useg_cuda_options o = opt ? *opt : useg_cuda_options{};
-    size_t params = round_up(o.params_bytes ? o.params_bytes : free_bytes / 4);
-    size_t step = round_up(o.step_bytes ? o.step_bytes : free_bytes / 2);
-    size_t scratch = round_up(o.scratch_bytes ? o.scratch_bytes : free_bytes / 8);
+    // Defaults share what is free after the workspace and a reserve for the
+    // libraries' own allocations (cuBLAS kernels, later cuDNN).
+    size_t usable = free_bytes > BLAS_WORKSPACE_BYTES + LIBRARY_RESERVE_BYTES
+                        ? free_bytes - BLAS_WORKSPACE_BYTES - LIBRARY_RESERVE_BYTES
+                        : 0;
+    size_t params = round_up(o.params_bytes ? o.params_bytes : usable / 4);
+    size_t step = round_up(o.step_bytes ? o.step_bytes : usable / 2);
+    size_t scratch = round_up(o.scratch_bytes ? o.scratch_bytes : usable / 8);
     size_t total = params + step + scratch + BLAS_WORKSPACE_BYTES;
     cudaError_t err = cudaMalloc(&c->block, total);
     if (err != cudaSuccess) {
