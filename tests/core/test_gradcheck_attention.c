@@ -56,7 +56,7 @@ static const grad_case cases[] = {
 static void run_f32(useg_ctx *ctx, int threads, useg_tensor **in, useg_tensor **res) {
     omp_set_num_threads(threads);
     useg_tensor *out, *p, *loss;
-    for (int i = 0; i < 3; i++) useg_zero_grad(&in[i], 1);
+    CHECK_OK(ctx, useg_zero_grad(ctx, in, 3));
     CHECK_OK(ctx, useg_attention(ctx, in[0], in[1], in[2], 0.125, &out));
     CHECK_OK(ctx, useg_mul(ctx, out, in[3], &p));
     CHECK_OK(ctx, useg_sum(ctx, p, 0, false, &loss));

@@ -123,7 +123,7 @@ static void same_bits_across_threads(void) {
     int threads[2] = {1, 3}, prev = omp_get_max_threads();
     for (int t = 0; t < 2; t++) {
         omp_set_num_threads(threads[t]);
-        useg_zero_grad(leaves, 3);
+        CHECK_OK(&ctx, useg_zero_grad(&ctx, leaves, 3));
         useg_tensor *y, *p, *loss;
         CHECK_OK(&ctx, useg_layer_norm(&ctx, x, w, b, 1e-6, &y));
         CHECK_OK(&ctx, useg_mul(&ctx, y, g, &p));

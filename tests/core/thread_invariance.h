@@ -20,7 +20,7 @@ static void check_thread_invariance(useg_ctx *ctx, const char *name, gradcheck_f
     useg_tensor *y, *r = NULL, *p, *loss;
     for (int k = 0; k < 2 && grads[0] && grads[1]; k++) {
         omp_set_num_threads(threads[k]);
-        useg_zero_grad(&x, 1);
+        CHECK_OK(ctx, useg_zero_grad(ctx, &x, 1));
         CHECK_OK(ctx, f(ctx, &x, &y));
         if (!r) CHECK_OK(ctx, useg_rand_normal(ctx, &ctx->params, y->dtype, y->ndim, y->shape, 0.0, 1.0, &r));
         CHECK_OK(ctx, useg_mul(ctx, y, r, &p));
