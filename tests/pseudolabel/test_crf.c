@@ -158,6 +158,30 @@ static void check_thread_invariance(useg_ctx *ctx) {
           threads > 1 ? threads : 2);
 }
 
+// Views are read through copies: a strided image and unary give the labels
+// of their contiguous copies. Edge sizes: one label, a single row or column.
+static void check_views_and_edges(useg_ctx *ctx) {
+    useg_tensor *image, *unary, *big_image, *big_unary, *im_view, *u_view, *im_copy, *u_copy, *l1, *l2;
+    make_scene(ctx, 40, 50, 3, &big_image, &big_unary);
+    CHECK_OK(ctx, useg_slice(ctx, big_image, 1, 3, 47, 2, &im_view)); // (40, 22, 3), stride 2 along W
+    CHECK_OK(ctx, useg_slice(ctx, big_unary, 2, 3, 47, 2, &u_view));
+    CHECK_OK(ctx, useg_cast(ctx, im_view, USEG_U8, &im_copy));
+    CHECK_OK(ctx, useg_cast(ctx, u_view, USEG_F32, &u_copy));
+    CHECK_OK(ctx, useg_dense_crf(ctx, im_view, u_view, &useg_crf_maskcut, &l1, NULL));
+    CHECK_OK(ctx, useg_dense_crf(ctx, im_copy, u_copy, &useg_crf_maskcut, &l2, NULL));
+    CHECK(!memcmp(l1->data, l2->data, (size_t)useg_numel(l1)), "labels of a view differ from its copy's");
+    const int64_t sizes[3][3] = {{1, 1, 17}, {1, 13, 1}, {4, 1, 1}}; // (L, H, W)
+    for (int i = 0; i < 3; i++) {
+        make_scene(ctx, sizes[i][1], sizes[i][2], sizes[i][0], &image, &unary);
+        CHECK_OK(ctx, useg_dense_crf(ctx, image, unary, &useg_crf_stego, &l1, NULL));
+    }
+    make_scene(ctx, 5, 6, 1, &image, &unary);
+    CHECK_OK(ctx, useg_dense_crf(ctx, image, unary, &useg_crf_stego, &l1, NULL));
+    bool all_zero = true;
+    for (int64_t i = 0; i < 30; i++) all_zero &= ((uint8_t *)l1->data)[i] == 0;
+    CHECK(all_zero, "a one-label CRF must label every pixel 0");
+}
+
 int main(int argc, char **argv) {
     useg_ctx ctx;
     useg_ctx_init(&ctx, &(useg_ctx_options){.seed = 7});
@@ -166,6 +190,7 @@ int main(int argc, char **argv) {
         check_bad_inputs(&ctx);
         check_small_cases(&ctx);
         check_thread_invariance(&ctx);
+        check_views_and_edges(&ctx);
         rc = check_report("dense CRF checks");
     } else if (argc >= 2) {
         rc = run_mode(&ctx, argc, argv) == USEG_OK ? 0 : 1;
