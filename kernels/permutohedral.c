@@ -53,9 +53,9 @@ static const float FEATURE_LIMIT = 1e7f;
 // (d+1)-th is minus their sum) to slots 1..count, with linear probing.
 typedef struct vertex_table {
     int d;
-    int32_t *keys;    // (capacity, d): key of slot s at (s-1)*d
-    int32_t *table;   // (mask+1) slot or 0 for empty
-    uint64_t mask;    // table size - 1 (a power of two >= 2 * capacity)
+    int32_t *keys;    // (N*(d+1), d) room for the worst case: key of slot s at (s-1)*d
+    int32_t *table;   // (mask+1) slot, or 0 for empty
+    uint64_t mask;    // table size - 1: a power of two >= 2 * count
     int64_t count;    // slots handed out
 } vertex_table;
 

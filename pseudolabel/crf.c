@@ -40,14 +40,16 @@ static useg_status check_input(useg_ctx *ctx, const char *op, const char *what, 
     bool ok = x->device == USEG_DEVICE_CPU && x->dtype == dt && x->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = x->shape[i] >= 1 && (shape[i] <= 0 || x->shape[i] == shape[i]);
     if (!ok) {
-        char want[64] = "(", *w = want + 1;
-        for (int i = 0; i < ndim; i++) {
+        char want[96] = "(";
+        size_t len = 1;
+        for (int i = 0; i < ndim && len < sizeof want; i++) {
+            const char *sep = i ? ", " : "";
             if (shape[i] > 0)
-                w += snprintf(w, 16, "%s%lld", i ? ", " : "", (long long)shape[i]);
+                len += (size_t)snprintf(want + len, sizeof want - len, "%s%lld", sep, (long long)shape[i]);
             else
-                w += snprintf(w, 16, "%s%c", i ? ", " : "", "LHW"[3 - ndim + i]);
+                len += (size_t)snprintf(want + len, sizeof want - len, "%s%c", sep, "LHW"[3 - ndim + i]);
         }
-        snprintf(w, 24, ") %s on the CPU", useg_dtype_name(dt));
+        if (len < sizeof want) snprintf(want + len, sizeof want - len, ") %s on the CPU", useg_dtype_name(dt));
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %s is %s%s, expected %s", op, what, useg_shape_str(x, buf, sizeof buf),
                          x->device == USEG_DEVICE_CPU ? "" : " on CUDA", want);
     }
