@@ -255,7 +255,9 @@ size_t useg_lattice_workspace_size(const useg_lattice *lat, int v) {
     return 2 * (size_t)(lat->m + 1) * (size_t)v * sizeof(float);
 }
 
-void useg_lattice_filter_cpu(const useg_lattice *lat, const float *in, float *out, int v, void *workspace) {
+useg_status useg_lattice_filter_cpu(useg_ctx *ctx, const useg_lattice *lat, const float *in, float *out, int v,
+                                    void *workspace) {
+    (void)ctx;
     const int d = lat->d, d1 = d + 1;
     const int64_t n = lat->n, m = lat->m;
     const bool parallel = (m + n) * v * d1 >= USEG_PARALLEL_THRESHOLD;
@@ -309,4 +311,5 @@ void useg_lattice_filter_cpu(const useg_lattice *lat, const float *in, float *ou
             }
         }
     }
+    return USEG_OK;
 }

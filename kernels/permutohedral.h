@@ -52,5 +52,7 @@ size_t useg_lattice_workspace_size(const useg_lattice *lat, int v);
 // workspace (useg_lattice_workspace_size bytes, 64-byte aligned) is
 // overwritten. Deterministic for any thread count: every sum runs in a fixed
 // order, the order densecrf's sequential code uses, so results match it bit
-// for bit given the same lattice.
-void useg_lattice_filter_cpu(const useg_lattice *lat, const float *in, float *out, int v, void *workspace);
+// for bit given the same lattice. Cannot fail on the CPU; the status is there
+// for the CUDA twin's launch errors.
+useg_status useg_lattice_filter_cpu(useg_ctx *ctx, const useg_lattice *lat, const float *in, float *out, int v,
+                                    void *workspace);

@@ -32,12 +32,15 @@ const useg_crf_params useg_crf_maskcut = {
 const useg_crf_params useg_crf_stego = {
     .w_gauss = 3, .sxy_gauss = 1, .w_bilateral = 4, .sxy_bilateral = 67, .srgb = 3, .iterations = 10, .bgr = true};
 
-// A contiguous CPU view of x with dtype dt, ndim dims and, where shape[i] > 0,
-// that size; otherwise a shape error naming `op` and `what`.
+// x itself or a contiguous copy, when x is a CPU tensor with dtype dt, ndim
+// dims and, where shape[i] > 0, that size; otherwise an error naming `op`
+// and `what` (USEG_ERR_UNSUPPORTED for a CUDA tensor, USEG_ERR_SHAPE else).
 static useg_status check_input(useg_ctx *ctx, const char *op, const char *what, useg_tensor *x, useg_dtype dt,
                                int ndim, const int64_t *shape, useg_tensor **out) {
     char buf[96];
-    bool ok = x->device == USEG_DEVICE_CPU && x->dtype == dt && x->ndim == ndim;
+    if (x->device != USEG_DEVICE_CPU)
+        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: %s is on CUDA; only the CPU implementation exists", op, what);
+    bool ok = x->dtype == dt && x->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = x->shape[i] >= 1 && (shape[i] <= 0 || x->shape[i] == shape[i]);
     if (!ok) {
         char want[96] = "(";
@@ -50,8 +53,8 @@ static useg_status check_input(useg_ctx *ctx, const char *op, const char *what, 
                 len += (size_t)snprintf(want + len, sizeof want - len, "%s%c", sep, "LHW"[3 - ndim + i]);
         }
         if (len < sizeof want) snprintf(want + len, sizeof want - len, ") %s on the CPU", useg_dtype_name(dt));
-        return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %s is %s%s, expected %s", op, what, useg_shape_str(x, buf, sizeof buf),
-                         x->device == USEG_DEVICE_CPU ? "" : " on CUDA", want);
+        return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %s is %s, expected %s", op, what, useg_shape_str(x, buf, sizeof buf),
+                         want);
     }
     return useg_contiguous(ctx, x, out);
 }
@@ -74,7 +77,7 @@ static useg_status kernel_init(useg_ctx *ctx, const float *features, int64_t n, 
     useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
     USEG_TRY(useg_alloc(ctx, &ctx->scratch, useg_lattice_workspace_size(&k->lattice, 1), &ws));
     for (int64_t i = 0; i < n; i++) ones[i] = 1;
-    useg_lattice_filter_cpu(&k->lattice, ones, k->norm, 1, ws);
+    USEG_TRY(useg_lattice_filter_cpu(ctx, &k->lattice, ones, k->norm, 1, ws));
     for (int64_t i = 0; i < n; i++) k->norm[i] = (float)(1.0 / sqrt((double)k->norm[i] + 1e-20));
     useg_arena_rewind(&ctx->scratch, mark);
     return USEG_OK;
@@ -160,7 +163,7 @@ static useg_status dense_crf(useg_ctx *ctx, const uint8_t *im, const float *unar
             for (int64_t i = 0; i < n; i++) {
                 for (int j = 0; j < L; j++) msg[i * L + j] = q[i * L + j] * k->norm[i];
             }
-            useg_lattice_filter_cpu(&k->lattice, msg, msg, L, ws);
+            USEG_TRY(useg_lattice_filter_cpu(ctx, &k->lattice, msg, msg, L, ws));
 #pragma omp parallel for schedule(static) if (parallel)
             for (int64_t i = 0; i < n; i++) {
                 for (int j = 0; j < L; j++) tmp[i * L + j] -= neg_w * (msg[i * L + j] * k->norm[i]);

@@ -10,7 +10,8 @@
 // with pydensecrf's defaults: DIAG_KERNEL (features divided by the sigmas)
 // and NORMALIZE_SYMMETRIC, K Q = n * filter(n * Q), n = 1 / sqrt(filter(1)).
 // Images are (H, W, 3) u8 tensors, unaries (L, H, W) f32, masks (H, W) u8
-// with nonzero meaning foreground.
+// with nonzero meaning foreground; all on the CPU (any strides), every
+// function answering USEG_ERR_UNSUPPORTED for a CUDA tensor.
 #pragma once
 
 #include <stdbool.h>
@@ -42,8 +43,9 @@ extern const useg_crf_params useg_crf_stego;
 // *labels (H, W) u8 gets argmax Q (the first label on ties); when q is not
 // NULL, *q (L, H, W) f32 gets the marginals Q. Outputs live in ctx->step;
 // workspaces come from ctx->scratch and are given back. Fails with
-// USEG_ERR_SHAPE (shapes, dtypes, devices), USEG_ERR_INVALID_ARG (a sigma
-// not > 0, a non-finite weight, iterations < 0) or USEG_ERR_OUT_OF_MEMORY.
+// USEG_ERR_SHAPE (shapes, dtypes), USEG_ERR_UNSUPPORTED (CUDA tensors: CPU
+// only for now), USEG_ERR_INVALID_ARG (a sigma not > 0, a non-finite weight,
+// iterations < 0) or USEG_ERR_OUT_OF_MEMORY.
 useg_status useg_dense_crf(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary,
                            const useg_crf_params *params, useg_tensor **labels, useg_tensor **q);
 

@@ -46,7 +46,7 @@ static useg_status run_mode(useg_ctx *ctx, int argc, char **argv) {
         USEG_TRY(useg_lattice_build_cpu(ctx, &ctx->step, a->data, a->shape[0], (int)a->shape[1], &lat));
         USEG_TRY(useg_alloc(ctx, &ctx->step, useg_lattice_workspace_size(&lat, (int)b->shape[1]), &ws));
         USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 2, b->shape, &out));
-        useg_lattice_filter_cpu(&lat, b->data, out->data, (int)b->shape[1], ws);
+        USEG_TRY(useg_lattice_filter_cpu(ctx, &lat, b->data, out->data, (int)b->shape[1], ws));
         printf("lattice vertices: %lld for %lld points\n", (long long)lat.m, (long long)lat.n);
         return useg_npy_write(ctx, argv[4], out);
     }
@@ -87,6 +87,9 @@ static void check_bad_inputs(useg_ctx *ctx) {
     CHECK_OK(ctx, useg_zeros(ctx, NULL, USEG_U8, 3, (const int64_t[]){9, 6, 3}, &small_image));
     CHECK_FAILS(ctx, useg_dense_crf(ctx, small_image, unary, &useg_crf_maskcut, &labels, NULL), USEG_ERR_SHAPE);
     CHECK_FAILS(ctx, useg_dense_crf(ctx, unary, unary, &useg_crf_maskcut, &labels, NULL), USEG_ERR_SHAPE);
+    useg_tensor on_gpu = *image; // only its device is looked at
+    on_gpu.device = USEG_DEVICE_CUDA;
+    CHECK_FAILS(ctx, useg_dense_crf(ctx, &on_gpu, unary, &useg_crf_maskcut, &labels, NULL), USEG_ERR_UNSUPPORTED);
     CHECK_OK(ctx, useg_zeros(ctx, NULL, USEG_F64, 3, (const int64_t[]){3, 9, 7}, &bad_unary));
     CHECK_FAILS(ctx, useg_dense_crf(ctx, image, bad_unary, &useg_crf_maskcut, &labels, NULL), USEG_ERR_SHAPE);
     CHECK_FAILS(ctx, useg_dense_crf(ctx, image, f32_mask, &useg_crf_maskcut, &labels, NULL), USEG_ERR_SHAPE);
