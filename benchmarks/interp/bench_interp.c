@@ -8,20 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "op_internal.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static useg_status run(useg_ctx *ctx, useg_tensor *x, useg_interp_mode mode, const char *oh, const char *ow,
                        useg_tensor **out) {
@@ -45,7 +34,7 @@ int main(int argc, char **argv) {
     useg_status st = useg_rand_normal(&ctx, &ctx.params, USEG_F32, 4, shape, 0.0, 1.0, &x);
     if (st == USEG_OK && backward) st = useg_requires_grad(&ctx, x);
     for (int r = 0; r <= reps && st == USEG_OK; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (!backward) {
             st = run(&ctx, x, mode, argv[6], argv[7], &out);
         } else {
@@ -53,21 +42,21 @@ int main(int argc, char **argv) {
             if (st == USEG_OK)
                 st = useg_rand_normal(&ctx, NULL, USEG_F32, 4, out->shape, 0.0, 1.0, &out->grad);
             if (st == USEG_OK) {
-                t0 = now_ms();
+                t0 = bench_now_ms();
                 bool prev = useg_no_grad_begin(&ctx);
                 st = useg_interpolate_backward(&ctx, &ctx.tape.nodes[ctx.tape.len - 1]);
                 useg_no_grad_end(&ctx, prev);
             }
         }
-        times[r] = now_ms() - t0;
+        times[r] = bench_now_ms() - t0;
         useg_step_end(&ctx);
     }
     if (st != USEG_OK) {
         fprintf(stderr, "bench_interp: %s\n", ctx.message);
         return 1;
     }
-    qsort(times + 1, (size_t)reps, sizeof(double), cmp_double); // times[0] is the warm-up
-    printf("median_ms=%.3f min_ms=%.3f\n", times[1 + reps / 2], times[1]);
+    bench_print_times(times, reps);
+    putchar('\n');
     free(times);
     useg_ctx_free(&ctx);
     return 0;
