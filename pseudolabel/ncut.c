@@ -182,8 +182,6 @@ useg_status useg_maskcut(useg_ctx *ctx, const useg_tensor *feats, const useg_mas
     for (; t < opt->n_masks; t++) {
         int64_t n_painted = 0;
         for (int64_t i = 0; i < n; i++) n_painted += painted[i];
-        if (opt->early_stop && n_painted == n) break;
-
         useg_arena_mark cut_mark = useg_arena_get_mark(&ctx->scratch);
         useg_ncut_graph restricted, *g = &base;
         if (n_painted) {

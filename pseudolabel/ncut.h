@@ -38,9 +38,10 @@
 //     they were, so the reference's next cut finds the same region again and
 //     keeps it: the duplicate masks of CutLER #31/#45/#73), or
 //   - its mask (after step 5) covers at most min_area of the grid: it adds
-//     nothing new (typically the cut separated the masked patches from the
-//     rest and picked the masked side), or
-//   - every patch is already painted (nothing left to cut).
+//     nothing new. Typically the cut separated the masked patches from the
+//     rest and picked the masked side: masked patches have degree n eps, so
+//     y = D^(-1/2) z peaks among them. This also ends a chain whose masks
+//     already cover the grid.
 // The cut that stops the chain is not reported; masks 0 .. count-1 are the
 // ones the reference would produce first.
 #pragma once
@@ -98,8 +99,8 @@ useg_status useg_ncut_fiedler(useg_ctx *ctx, const useg_ncut_graph *g, const use
 
 // MaskCut on a grid of patch features `feats` (h, w, C) f32 (any strides).
 // *masks = (count, h, w) u8 0/1 in ctx->step; info[0 .. count-1] (caller's
-// array of opt->n_masks entries) describe the cuts. count = n_masks unless
-// early_stop ended the chain. Fails like useg_ncut_affinity, and with
+// array of opt->n_masks entries) describe the cuts, the rest of the array is
+// unspecified. count = n_masks unless early_stop ended the chain. Fails like useg_ncut_affinity, and with
 // USEG_ERR_INVALID_ARG for n_masks < 1, max_iou or min_area outside [0, 1].
 useg_status useg_maskcut(useg_ctx *ctx, const useg_tensor *feats, const useg_maskcut_options *opt,
                          useg_tensor **masks, useg_maskcut_info *info, int *count);

@@ -140,6 +140,7 @@ def main():
         "synth_two_objects": synthetic(30, 30, 16, [(4, 14, 5, 17), (17, 27, 15, 26)], 0.5, 1),
         "synth_three_objects": synthetic(28, 34, 16, [(3, 10, 3, 12), (14, 25, 5, 15), (8, 20, 20, 31)], 0.6, 2),
         "synth_one_object": synthetic(24, 24, 12, [(6, 17, 7, 18)], 0.4, 3),
+        "synth_halves": synthetic(20, 24, 8, [(0, 10, 0, 24)], 0.3, 5),
         "synth_masked_band": synthetic(26, 22, 16, [(5, 15, 4, 12), (16, 24, 12, 20)], 0.5, 4,
                                        zero_rows=(slice(0, 26), slice(0, 2))),
     }

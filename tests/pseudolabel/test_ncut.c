@@ -382,6 +382,33 @@ static void test_chain_known(useg_ctx *ctx) {
         CHECK(masks->ndim == 3 && masks->shape[0] == count && masks->shape[1] == h && masks->shape[2] == w,
               "masks shape");
     }
+    // Two halves, the blank-mask complaint: cut 0 takes a half; cut 1 peaks
+    // among the masked patches (degree n eps) and takes that half again, so
+    // it is rejected (IoU 1); cut 2 sees the same features, takes it once
+    // more and keeps it (IoU with an empty mask is NaN), adding nothing.
+    // early_stop ends the chain after the one real mask.
+    useg_tensor *halves;
+    CHECK_OK(ctx, useg_rand_normal(ctx, NULL, USEG_F32, 3, (const int64_t[]){h, w, c}, 0, 0.2, &halves));
+    for (int64_t p = 0; p < h * w; p++) ((float *)halves->data)[p * c + (p < h * w / 2 ? 2 : 3)] += 2.0f;
+    for (int early = 0; early < 2; early++) {
+        opt.early_stop = early;
+        CHECK_OK(ctx, useg_maskcut(ctx, halves, &opt, &masks, info, &count));
+        if (ctx->status != USEG_OK) return;
+        const uint8_t *m = masks->data;
+        int64_t area[3] = {0, 0, 0};
+        for (int t = 0; t < count; t++)
+            for (int64_t p = 0; p < h * w; p++) area[t] += m[t * h * w + p];
+        CHECK(area[0] == h * w / 2, "halves: mask 0 has %lld patches", (long long)area[0]);
+        if (early) {
+            CHECK(count == 1, "halves, early stop: %d masks", count);
+        } else {
+            CHECK(count == 3 && area[1] == 0 && area[2] == 0 && info[1].rejected && !info[2].rejected &&
+                      info[2].area == h * w / 2,
+                  "halves: %d masks, areas %lld %lld, rejected %d %d", count, (long long)area[1],
+                  (long long)area[2], info[1].rejected, info[2].rejected);
+        }
+    }
+
     // Non-contiguous features (a transposed grid) give the transposed answer.
     useg_tensor *ft;
     CHECK_OK(ctx, useg_transpose(ctx, f, 0, 1, &ft));
