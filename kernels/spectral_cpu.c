@@ -14,7 +14,7 @@
 // accumulators), so a product costs n^2 / 8 vector adds with x held in L1 and
 // A in L2. Rows are independent (OpenMP over rows) and each row sums in a
 // fixed order, so results do not depend on the thread count. Without AVX-512
-// a portable loop visits the set bits instead.
+// (or with USEG_NO_AVX512 set) a portable loop visits the set bits instead.
 //
 // Lanczos. Full reorthogonalisation (classical Gram-Schmidt, applied twice,
 // against z0 and every earlier Lanczos vector) keeps the basis orthogonal to
@@ -57,6 +57,12 @@ static const double TWIN_MIN_MU = 1e-12;
 // Inverse-iteration sweeps for the eigenvector of T; the eigenvalue is exact
 // to rounding, so two sweeps converge and the third polishes.
 enum { INVERSE_ITERATION_SWEEPS = 3 };
+
+// AVX-512 kernels when the CPU has them, unless USEG_NO_AVX512 is set (the
+// tests run the portable loops that way too).
+static bool use_avx512(void) {
+    return __builtin_cpu_supports("avx512f") && !getenv("USEG_NO_AVX512");
+}
 
 // --- Graph construction -------------------------------------------------------
 
@@ -121,7 +127,7 @@ static void mirror_lower(useg_ncut_graph *g) {
     }
 }
 
-// dst bit j = s[j] > tau for j < count (count <= 64), other bits 0.
+// The word whose bit j is s[j] > tau for j < count (count <= 64); higher bits 0.
 typedef uint64_t (*pack_bits_fn)(const float *s, int64_t count, float tau);
 
 __attribute__((target("avx512f"))) static uint64_t pack_bits_avx512(const float *s, int64_t count, float tau) {
@@ -146,7 +152,7 @@ static uint64_t pack_bits_generic(const float *s, int64_t count, float tau) {
 // s holds S[i0 + r, 0 .. i0 + rows) at row stride ld.
 static void threshold_block(useg_ncut_graph *g, int64_t i0, int64_t rows, const float *s, int64_t ld, float tau) {
     const int64_t words = g->words;
-    const pack_bits_fn pack = __builtin_cpu_supports("avx512f") ? pack_bits_avx512 : pack_bits_generic;
+    const pack_bits_fn pack = use_avx512() ? pack_bits_avx512 : pack_bits_generic;
     _Pragma("omp parallel for schedule(static)")
     for (int64_t r = 0; r < rows; r++) {
         const int64_t i = i0 + r;
@@ -267,9 +273,6 @@ static void adj_matvec_generic(const useg_ncut_graph *g, const double *x, double
     }
 }
 
-static adj_matvec_fn pick_adj_matvec(void) {
-    return __builtin_cpu_supports("avx512f") ? adj_matvec_avx512 : adj_matvec_generic;
-}
 
 // --- Small dense helpers (n-vectors, fixed summation order) ----------------------
 
@@ -502,7 +505,8 @@ useg_status useg_ncut_fiedler_cpu(useg_ctx *ctx, const useg_ncut_graph *g, const
     lu = h + kmax + 1;     // 4 * kmax
     grouped = swapped + kmax;
     const tridiag_work wk = {.d = lu, .du = lu + kmax, .du2 = lu + 2 * kmax, .dl = lu + 3 * kmax, .swapped = swapped};
-    const operator_m op = {.g = g, .isd = isd, .x = x, .ax = ax, .adj_matvec = pick_adj_matvec()};
+    const operator_m op = {.g = g, .isd = isd, .x = x, .ax = ax,
+                           .adj_matvec = use_avx512() ? adj_matvec_avx512 : adj_matvec_generic};
 
     double dsum = 0;
     for (int64_t i = 0; i < n; i++) dsum += g->degree[i];

@@ -180,11 +180,9 @@ useg_status useg_maskcut(useg_ctx *ctx, const useg_tensor *feats, const useg_mas
 
     int t = 0;
     for (; t < opt->n_masks; t++) {
-        int64_t n_painted = 0;
-        for (int64_t i = 0; i < n; i++) n_painted += painted[i];
         useg_arena_mark cut_mark = useg_arena_get_mark(&ctx->scratch);
         useg_ncut_graph restricted, *g = &base;
-        if (n_painted) {
+        if (memchr(painted, 1, (size_t)n)) {
             for (int64_t i = 0; i < n; i++) live[i] = !painted[i];
             st = useg_ncut_restrict_cpu(ctx, &ctx->scratch, &base, live, opt->tau, &restricted);
             g = &restricted;
@@ -203,7 +201,8 @@ useg_status useg_maskcut(useg_ctx *ctx, const useg_tensor *feats, const useg_mas
         in->seed = foreground(y, h, w, fg, &in->reversed);
         USEG_ASSERT(fg[in->seed], "maskcut: seed %lld outside the foreground", (long long)in->seed);
         in->area = component(fg, h, w, in->seed, comp, stack);
-        if (t > 0 && (overlaps(prev, comp, n, opt->max_iou) || (double)in->area / (double)h / (double)w <= opt->min_area)) {
+        const bool small = (double)in->area / (double)h / (double)w <= opt->min_area; // the reference's order
+        if (t > 0 && (overlaps(prev, comp, n, opt->max_iou) || small)) {
             in->rejected = true;
             memset(comp, 0, (size_t)n);
         }

@@ -297,7 +297,8 @@ static useg_tensor *clustered_features(useg_ctx *ctx, int64_t n, int64_t c, int 
     float *x = f->data;
     const float *m = centres->data;
     for (int64_t i = 0; i < n; i++)
-        for (int64_t k = 0; k < c; k++) x[i * c + k] = i % 37 == 5 ? 0.0f : x[i * c + k] + m[(i * clusters / n) * c + k];
+        for (int64_t k = 0; k < c; k++)
+            x[i * c + k] = i % 37 == 5 ? 0.0f : x[i * c + k] + m[(i * clusters / n) * c + k];
     return f;
 }
 
