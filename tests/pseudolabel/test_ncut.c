@@ -17,6 +17,7 @@
 // eigenvalue, the residual and the normalisation are checked.
 #include <lapacke.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,43 @@ static void test_chain_known(useg_ctx *ctx) {
     useg_step_end(ctx);
 }
 
+// Graph, vector and masks bit-identical with 1 and 3 OpenMP threads, on a
+// grid large enough for every parallel loop to run in parallel.
+static void test_thread_invariance(useg_ctx *ctx) {
+    const int64_t h = 40, w = 40, c = 16, n = h * w, words = (n + 63) / 64;
+    useg_tensor *rows = clustered_features(ctx, n, c, 4, 0.8), *feats, *y, *masks;
+    CHECK_OK(ctx, useg_reshape(ctx, rows, 3, (const int64_t[]){h, w, c}, &feats));
+    uint64_t *adj[2] = {malloc((size_t)(n * words) * 8), malloc((size_t)(n * words) * 8)};
+    double *vec[2] = {malloc((size_t)n * 8), malloc((size_t)n * 8)};
+    uint8_t *mk[2] = {calloc((size_t)(3 * n), 1), calloc((size_t)(3 * n), 1)};
+    const int threads[2] = {1, 3}, prev = omp_get_max_threads();
+    const useg_maskcut_options opt = useg_maskcut_defaults();
+    for (int k = 0; k < 2 && ctx->status == USEG_OK; k++) {
+        omp_set_num_threads(threads[k]);
+        useg_ncut_graph g;
+        useg_ncut_eig_info info;
+        useg_maskcut_info cuts[3];
+        int count;
+        CHECK_OK(ctx, useg_ncut_affinity(ctx, NULL, rows, opt.tau, opt.eps, &g));
+        CHECK_OK(ctx, useg_ncut_fiedler(ctx, &g, NULL, &y, &info));
+        CHECK_OK(ctx, useg_maskcut(ctx, feats, &opt, &masks, cuts, &count));
+        if (ctx->status != USEG_OK) break;
+        memcpy(adj[k], g.adj, (size_t)(n * words) * 8);
+        memcpy(vec[k], y->data, (size_t)n * 8);
+        memcpy(mk[k], masks->data, (size_t)(count * n));
+    }
+    omp_set_num_threads(prev);
+    CHECK(memcmp(adj[0], adj[1], (size_t)(n * words) * 8) == 0, "the graph depends on the thread count");
+    CHECK(memcmp(vec[0], vec[1], (size_t)n * 8) == 0, "the eigenvector depends on the thread count");
+    CHECK(memcmp(mk[0], mk[1], (size_t)(3 * n)) == 0, "the masks depend on the thread count");
+    for (int k = 0; k < 2; k++) {
+        free(adj[k]);
+        free(vec[k]);
+        free(mk[k]);
+    }
+    useg_step_end(ctx);
+}
+
 static void test_bad_input(useg_ctx *ctx) {
     useg_ncut_graph g;
     useg_tensor *f, *f64, *empty, *one, *grid1, *y;
@@ -555,6 +593,7 @@ int main(int argc, char **argv) {
         test_synthetic(&ctx);
         test_affinity(&ctx);
         test_chain_known(&ctx);
+        test_thread_invariance(&ctx);
         test_bad_input(&ctx);
     }
     useg_ctx_free(&ctx);
