@@ -22,7 +22,7 @@
 
 #include "tensor.h"
 
-useg_maskcut_options useg_maskcut_defaults(void) {
+useg_maskcut_options useg_maskcut_default_options(void) {
     return (useg_maskcut_options){
         .tau = 0.15, .eps = 1e-5, .n_masks = 3, .max_iou = 0.5, .min_area = 0.01,
         .early_stop = false, .sign = USEG_MASKCUT_PEAK_POSITIVE, .eig = {0, 0},

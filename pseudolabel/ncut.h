@@ -70,7 +70,7 @@ typedef struct useg_maskcut_options {
 } useg_maskcut_options;
 
 // The reference's published settings: tau 0.15, eps 1e-5, N 3, IoU 0.5, area 0.01.
-useg_maskcut_options useg_maskcut_defaults(void);
+useg_maskcut_options useg_maskcut_default_options(void);
 
 typedef struct useg_maskcut_info {
     double eigenvalue;   // lambda_2 of the cut's graph

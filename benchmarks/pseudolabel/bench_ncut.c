@@ -38,7 +38,7 @@ static useg_status run(useg_ctx *ctx, const char *feats_path, int reps, const ch
     USEG_TRY(useg_npy_read(ctx, feats_path, &ctx->params, &feats));
     if (feats->ndim != 3) return useg_fail(ctx, USEG_ERR_SHAPE, "bench_ncut: %s is not (h, w, C)", feats_path);
     const int64_t n = feats->shape[0] * feats->shape[1];
-    const useg_maskcut_options opt = useg_maskcut_defaults();
+    const useg_maskcut_options opt = useg_maskcut_default_options();
     double *t_aff = calloc((size_t)reps, sizeof(double)), *t_eig = calloc((size_t)reps, sizeof(double)),
            *t_chain = calloc((size_t)reps, sizeof(double));
     useg_ncut_graph g;

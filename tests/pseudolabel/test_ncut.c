@@ -367,7 +367,7 @@ static void test_chain_known(useg_ctx *ctx) {
             const bool object = r >= 5 && r < 12 && q >= 8 && q < 17;
             x[(r * w + q) * c + (object ? 0 : 1)] += 2.0f;
         }
-    useg_maskcut_options opt = useg_maskcut_defaults();
+    useg_maskcut_options opt = useg_maskcut_default_options();
     useg_maskcut_info info[3];
     useg_tensor *masks;
     int count;
@@ -436,7 +436,7 @@ static void test_thread_invariance(useg_ctx *ctx) {
     double *vec[2] = {malloc((size_t)n * 8), malloc((size_t)n * 8)};
     uint8_t *mk[2] = {calloc((size_t)(3 * n), 1), calloc((size_t)(3 * n), 1)};
     const int threads[2] = {1, 3}, prev = omp_get_max_threads();
-    const useg_maskcut_options opt = useg_maskcut_defaults();
+    const useg_maskcut_options opt = useg_maskcut_default_options();
     for (int k = 0; k < 2 && ctx->status == USEG_OK; k++) {
         omp_set_num_threads(threads[k]);
         useg_ncut_graph g;
@@ -491,23 +491,23 @@ static void test_bad_input(useg_ctx *ctx) {
     CHECK_FAILS(ctx, useg_ncut_fiedler(ctx, &(useg_ncut_graph){.n = 1, .words = 1, .eps = 1e-5}, NULL, &y, NULL),
                 USEG_ERR_SHAPE);
 
-    useg_maskcut_options opt = useg_maskcut_defaults();
+    useg_maskcut_options opt = useg_maskcut_default_options();
     CHECK_FAILS(ctx, useg_maskcut(ctx, f, &opt, &masks, info, &count), USEG_ERR_SHAPE); // 2-D
     CHECK_FAILS(ctx, useg_maskcut(ctx, grid1, &opt, &masks, info, &count), USEG_ERR_SHAPE);
     useg_tensor *f3;
     CHECK_OK(ctx, useg_reshape(ctx, f, 3, (const int64_t[]){2, 5, 4}, &f3));
     opt.n_masks = 0;
     CHECK_FAILS(ctx, useg_maskcut(ctx, f3, &opt, &masks, info, &count), USEG_ERR_INVALID_ARG);
-    opt = useg_maskcut_defaults();
+    opt = useg_maskcut_default_options();
     opt.tau = 1.5;
     CHECK_FAILS(ctx, useg_maskcut(ctx, f3, &opt, &masks, info, &count), USEG_ERR_INVALID_ARG);
-    opt = useg_maskcut_defaults();
+    opt = useg_maskcut_default_options();
     opt.max_iou = -0.1;
     CHECK_FAILS(ctx, useg_maskcut(ctx, f3, &opt, &masks, info, &count), USEG_ERR_INVALID_ARG);
-    opt = useg_maskcut_defaults();
+    opt = useg_maskcut_default_options();
     opt.min_area = NAN;
     CHECK_FAILS(ctx, useg_maskcut(ctx, f3, &opt, &masks, info, &count), USEG_ERR_INVALID_ARG);
-    opt = useg_maskcut_defaults();
+    opt = useg_maskcut_default_options();
     useg_set_flat(f3, 7, NAN);
     CHECK_FAILS(ctx, useg_maskcut(ctx, f3, &opt, &masks, info, &count), USEG_ERR_INVALID_ARG);
     useg_step_end(ctx);
@@ -547,7 +547,7 @@ static useg_status run_case(useg_ctx *ctx, const char *dir, const char *name) {
     if (feats->ndim != 3) return useg_fail(ctx, USEG_ERR_SHAPE, "%s is not (h, w, C)", path);
     const int64_t n = feats->shape[0] * feats->shape[1];
     USEG_TRY(useg_reshape(ctx, feats, 2, (const int64_t[]){n, feats->shape[2]}, &rows));
-    useg_maskcut_options opt = useg_maskcut_defaults();
+    useg_maskcut_options opt = useg_maskcut_default_options();
     useg_ncut_graph g;
     useg_ncut_eig_info info;
     USEG_TRY(useg_ncut_affinity(ctx, NULL, rows, opt.tau, opt.eps, &g));
