@@ -20,6 +20,7 @@
 #include "pq.h"
 #include "progress.h"
 #include "semantic.h"
+#include "vote.h"
 
 // Parse "1,10,100" into at most `cap` positive ints; returns the count or -1.
 static int parse_int_list(const char *s, int *out, int cap) {
@@ -35,6 +36,15 @@ static int parse_int_list(const char *s, int *out, int cap) {
         p = end;
     }
     return n;
+}
+
+// Parse a number in [0, 1) (a threshold); false when it is not one.
+static bool parse_fraction(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= 0 && v < 1)) return false;
+    *out = v;
+    return true;
 }
 
 // Write `root` to `path` if given; reports failure on stderr. Steals root.
@@ -57,7 +67,8 @@ static int finish_json(useg_ctx *ctx, const char *cmd, json_t *root, const char 
 static void coco_help(FILE *f) {
     fprintf(f,
             "usage: useg eval coco --gt FILE --results FILE [--iou-type segm|bbox]\n"
-            "                      [--class-agnostic] [--max-dets N,N,N[,N...]] [--json FILE]\n"
+            "                      [--class-agnostic] [--max-dets N,N,N[,N...]]\n"
+            "                      [--vote [--vote-score F] [--vote-iou F]] [--json FILE]\n"
             "\n"
             "COCO-style AP and AR of detection results against a COCO instances file,\n"
             "with pycocotools' COCOeval rules (IoU .50:.05:.95, 101 recall points,\n"
@@ -71,11 +82,56 @@ static void coco_help(FILE *f) {
             "  --class-agnostic     pool all categories (pycocotools useCats=0)\n"
             "  --max-dets LIST      detections kept per image, 3 to 8 values (default\n"
             "                       1,10,100,1000: the standard summary plus AR@1000)\n"
+            "  --vote               results name clusters (category_id = cluster id >= 0):\n"
+            "                       map them to categories by U2Seg's per-image voting: a\n"
+            "                       detection with score >= --vote-score votes (its cluster,\n"
+            "                       the category of g) for every ground-truth box g of its\n"
+            "                       image with box IoU > --vote-iou; each cluster takes the\n"
+            "                       category with most votes (ties: lowest id); detections\n"
+            "                       of clusters without a vote are dropped\n"
+            "  --vote-score F       default 0.6 (U2Seg's code; its paper's best is 0.4)\n"
+            "  --vote-iou F         default 0.7 (U2Seg's code; its paper uses 0.6)\n"
             "  --json FILE          also write the numbers as JSON\n"
             "  -h, --help           this text\n"
             "\n"
             "A result naming an image or category absent from --gt, a mask whose size\n"
             "differs from its image, or malformed JSON is an error (exit 1).\n");
+}
+
+// U2Seg's thing voting (vote.h) and what it did.
+typedef struct coco_vote {
+    double score, iou;
+    int64_t n_clusters, n_mapped;
+    uint64_t n_votes;
+    size_t n_dropped;
+    int64_t *category_of_cluster; // n_clusters category ids, -1 when unmapped; malloc'd
+} coco_vote;
+
+// Map the cluster ids of dt to gt's categories by voting and relabel dt.
+static useg_status coco_vote_relabel(useg_ctx *ctx, const useg_coco *gt, useg_coco *dt, coco_vote *cv) {
+    cv->n_clusters = 1;
+    for (size_t d = 0; d < dt->n_anns; d++)
+        if (dt->anns[d].category_id + 1 > cv->n_clusters) cv->n_clusters = dt->anns[d].category_id + 1;
+    useg_confusion t;
+    USEG_TRY(useg_confusion_init(ctx, &t, cv->n_clusters, (int64_t)gt->n_cats));
+    useg_status st = useg_vote_add_detections(ctx, &t, gt, dt, cv->score, cv->iou);
+    cv->category_of_cluster = st == USEG_OK ? malloc((size_t)cv->n_clusters * sizeof *cv->category_of_cluster) : NULL;
+    if (st == USEG_OK && !cv->category_of_cluster)
+        st = useg_fail(ctx, USEG_ERR_OUT_OF_MEMORY, "out of memory for the cluster mapping");
+    if (st == USEG_OK) {
+        useg_majority_mapping(&t, cv->category_of_cluster);
+        size_t before = dt->n_anns;
+        useg_vote_relabel_detections(dt, gt, cv->category_of_cluster, cv->n_clusters);
+        cv->n_dropped = before - dt->n_anns;
+        cv->n_votes = useg_vote_count(&t);
+        for (int64_t k = 0; k < cv->n_clusters; k++) {
+            int64_t r = cv->category_of_cluster[k];
+            cv->n_mapped += r >= 0;
+            cv->category_of_cluster[k] = r >= 0 ? gt->cats[gt->cat_by_id[r]].id : -1;
+        }
+    }
+    useg_confusion_free(&t);
+    return st;
 }
 
 static int eval_coco(int argc, char **argv) {
@@ -85,12 +141,17 @@ static int eval_coco(int argc, char **argv) {
         {"iou-type", required_argument, NULL, 't'},
         {"class-agnostic", no_argument, NULL, 'a'},
         {"max-dets", required_argument, NULL, 'm'},
+        {"vote", no_argument, NULL, 'v'},
+        {"vote-score", required_argument, NULL, 's'},
+        {"vote-iou", required_argument, NULL, 'i'},
         {"json", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     const char *gt_path = NULL, *dt_path = NULL, *json_path = NULL;
     useg_coco_eval_params p = useg_coco_eval_defaults();
+    bool vote = false, vote_opts = false;
+    double vote_score = 0.6, vote_iou = 0.7;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -115,9 +176,28 @@ static int eval_coco(int argc, char **argv) {
                 return USEG_EXIT_USAGE;
             }
             break;
+        case 'v': vote = true; break;
+        case 's':
+        case 'i': {
+            char *end;
+            double v = strtod(optarg, &end);
+            bool ok = end != optarg && !*end && (c == 's' ? isfinite(v) : parse_fraction(optarg, &v));
+            if (!ok) {
+                fprintf(stderr, "useg eval coco: --vote-%s wants %s, not '%s'\n", c == 's' ? "score" : "iou",
+                        c == 's' ? "a number" : "a number in [0, 1)", optarg);
+                return USEG_EXIT_USAGE;
+            }
+            *(c == 's' ? &vote_score : &vote_iou) = v;
+            vote_opts = true;
+            break;
+        }
         case 'h': coco_help(stdout); return USEG_EXIT_OK;
         default: coco_help(stderr); return USEG_EXIT_USAGE;
         }
+    }
+    if (vote_opts && !vote) {
+        fprintf(stderr, "useg eval coco: --vote-score and --vote-iou go with --vote\n");
+        return USEG_EXIT_USAGE;
     }
     if (optind < argc || !gt_path || !dt_path) {
         fprintf(stderr, "useg eval coco: %s\n", optind < argc ? "unexpected argument" : "--gt and --results are required");
@@ -129,16 +209,20 @@ static int eval_coco(int argc, char **argv) {
     useg_coco gt = {0}, dt = {0};
     useg_coco_summary sum;
     bool masks = p.iou_type == USEG_COCO_SEGM;
+    coco_vote cv = {.score = vote_score, .iou = vote_iou};
     double t0 = useg_now_s();
     useg_status st = useg_coco_load(&ctx, gt_path, masks, &gt);
-    if (st == USEG_OK) st = useg_coco_load_results(&ctx, dt_path, &gt, masks, &dt);
+    if (st == USEG_OK && !vote) st = useg_coco_load_results(&ctx, dt_path, &gt, masks, &dt);
+    if (st == USEG_OK && vote) st = useg_coco_load_cluster_results(&ctx, dt_path, &gt, masks, &dt);
+    if (st == USEG_OK && vote) st = coco_vote_relabel(&ctx, &gt, &dt, &cv);
     double t1 = useg_now_s();
     if (st == USEG_OK) st = useg_coco_evaluate(&ctx, &gt, &dt, &p, &sum);
     double t2 = useg_now_s();
-    useg_coco_free(&dt);
-    useg_coco_free(&gt);
     if (st != USEG_OK) {
         fprintf(stderr, "useg eval coco: %s\n", ctx.message);
+        useg_coco_free(&dt);
+        useg_coco_free(&gt);
+        free(cv.category_of_cluster);
         useg_ctx_free(&ctx);
         return USEG_EXIT_RUNTIME;
     }
@@ -147,6 +231,11 @@ static int eval_coco(int argc, char **argv) {
            sum.n_dt);
     for (int i = 0; i < sum.n_stats; i++)
         printf(" %-6s %s = %0.3f\n", sum.stats[i].name, sum.stats[i].label, sum.stats[i].value);
+    if (vote)
+        printf("U2Seg vote (score >= %g, box IoU > %g): %lld clusters, %llu votes, %lld mapped, %zu of %zu "
+               "detections dropped\n",
+               cv.score, cv.iou, (long long)cv.n_clusters, (unsigned long long)cv.n_votes, (long long)cv.n_mapped,
+               cv.n_dropped, cv.n_dropped + sum.n_dt);
     fprintf(stderr, "load %.2f s, evaluate %.2f s\n", t1 - t0, t2 - t1);
     json_t *root = json_pack("{s:s,s:s,s:b,s:[],s:I,s:I,s:I,s:{},s:[]}", "task", "coco", "iou_type",
                              masks ? "segm" : "bbox", "class_agnostic", p.class_agnostic, "max_dets", "n_images",
@@ -162,6 +251,17 @@ static int eval_coco(int argc, char **argv) {
                                                   sum.stats[i].label, "value", sum.stats[i].value));
         }
     }
+    if (root && vote) {
+        json_t *v = json_pack("{s:f,s:f,s:I,s:I,s:I,s:[]}", "score", cv.score, "iou", cv.iou, "n_votes",
+                              (json_int_t)cv.n_votes, "n_mapped", (json_int_t)cv.n_mapped, "n_dropped",
+                              (json_int_t)cv.n_dropped, "category_of_cluster");
+        for (int64_t k = 0; v && k < cv.n_clusters; k++)
+            json_array_append_new(json_object_get(v, "category_of_cluster"), json_integer(cv.category_of_cluster[k]));
+        json_object_set_new(root, "vote", v);
+    }
+    free(cv.category_of_cluster);
+    useg_coco_free(&dt);
+    useg_coco_free(&gt);
     int rc = finish_json(&ctx, "coco", root, json_path);
     useg_ctx_free(&ctx);
     return rc;
@@ -172,7 +272,8 @@ static int eval_coco(int argc, char **argv) {
 static void semantic_help(FILE *f) {
     fprintf(f,
             "usage: useg eval semantic --gt DIR --pred DIR --n-classes K [--n-clusters N]\n"
-            "                          [--matching hungarian|majority] [--json FILE]\n"
+            "                          [--matching hungarian|majority|vote] [--vote-iou F]\n"
+            "                          [--json FILE]\n"
             "\n"
             "Unsupervised semantic segmentation scores over a data set: the confusion\n"
             "matrix of predicted clusters against classes over all images, a cluster to\n"
@@ -185,7 +286,13 @@ static void semantic_help(FILE *f) {
             "  --n-classes K    number of ground-truth classes\n"
             "  --n-clusters N   number of predicted clusters (default K)\n"
             "  --matching M     hungarian: one-to-one, maximising matched pixels (default);\n"
-            "                   majority: many-to-one majority vote (U2Seg)\n"
+            "                   majority: many-to-one, each cluster to the class holding\n"
+            "                   most of its pixels;\n"
+            "                   vote: U2Seg's per-image voting: in each image a cluster\n"
+            "                   votes for every class it overlaps with mask IoU > F, each\n"
+            "                   cluster goes to the class with most votes over the data set,\n"
+            "                   and the pixels of clusters without a vote are ignored\n"
+            "  --vote-iou F     the voting IoU threshold (default 0.15)\n"
             "  --json FILE      also write the numbers as JSON\n"
             "  -h, --help       this text\n");
 }
@@ -224,8 +331,9 @@ static void free_names(char **names, size_t n) {
     free(names);
 }
 
+// The confusion matrix over all images, and with `votes` each image's votes.
 static useg_status semantic_accumulate(useg_ctx *ctx, const char *gt_dir, const char *pred_dir, char **names,
-                                       size_t n, useg_confusion *conf) {
+                                       size_t n, useg_confusion *conf, useg_confusion *votes, double vote_iou) {
     char gp[4096], pp[4096];
     for (size_t i = 0; i < n; i++) {
         snprintf(gp, sizeof gp, "%s/%s", gt_dir, names[i]);
@@ -237,6 +345,7 @@ static useg_status semantic_accumulate(useg_ctx *ctx, const char *gt_dir, const 
         if (st == USEG_OK && (gh != ph || gw != pw))
             st = useg_fail(ctx, USEG_ERR_SHAPE, "%s is %ux%u but its ground truth is %ux%u", pp, pw, ph, gw, gh);
         if (st == USEG_OK) useg_confusion_add(conf, p, g, (int64_t)gh * gw);
+        if (st == USEG_OK && votes) st = useg_vote_add_segmentation(ctx, votes, p, g, (int64_t)gh * gw, vote_iou);
         free(g);
         free(p);
         if (st != USEG_OK) return st;
@@ -253,6 +362,7 @@ static int eval_semantic(int argc, char **argv) {
         {"n-classes", required_argument, NULL, 'k'},
         {"n-clusters", required_argument, NULL, 'n'},
         {"matching", required_argument, NULL, 'm'},
+        {"vote-iou", required_argument, NULL, 'v'},
         {"json", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -260,6 +370,8 @@ static int eval_semantic(int argc, char **argv) {
     const char *gt_dir = NULL, *pred_dir = NULL, *json_path = NULL;
     long n_classes = 0, n_clusters = 0;
     useg_matching matching = USEG_MATCH_HUNGARIAN;
+    bool vote = false, vote_iou_set = false;
+    double vote_iou = 0.15;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -279,16 +391,28 @@ static int eval_semantic(int argc, char **argv) {
             break;
         }
         case 'm':
+            vote = !strcmp(optarg, "vote");
             if (!strcmp(optarg, "hungarian")) matching = USEG_MATCH_HUNGARIAN;
             else if (!strcmp(optarg, "majority")) matching = USEG_MATCH_MAJORITY;
-            else {
-                fprintf(stderr, "useg eval semantic: --matching must be hungarian or majority\n");
+            else if (!vote) {
+                fprintf(stderr, "useg eval semantic: --matching must be hungarian, majority or vote\n");
                 return USEG_EXIT_USAGE;
             }
+            break;
+        case 'v':
+            if (!parse_fraction(optarg, &vote_iou)) {
+                fprintf(stderr, "useg eval semantic: --vote-iou wants a number in [0, 1), not '%s'\n", optarg);
+                return USEG_EXIT_USAGE;
+            }
+            vote_iou_set = true;
             break;
         case 'h': semantic_help(stdout); return USEG_EXIT_OK;
         default: semantic_help(stderr); return USEG_EXIT_USAGE;
         }
+    }
+    if (vote_iou_set && !vote) {
+        fprintf(stderr, "useg eval semantic: --vote-iou goes with --matching vote\n");
+        return USEG_EXIT_USAGE;
     }
     if (optind < argc || !gt_dir || !pred_dir || !n_classes) {
         fprintf(stderr, "useg eval semantic: --gt, --pred and --n-classes are required\n");
@@ -301,20 +425,32 @@ static int eval_semantic(int argc, char **argv) {
     char **names = NULL;
     size_t n = 0;
     useg_confusion conf = {0};
+    useg_confusion votes = {0};
     useg_semantic_result res = {0};
+    int64_t *class_of = NULL;
     useg_status st = list_files(&ctx, gt_dir, ".png", &names, &n);
     if (st == USEG_OK && n == 0) st = useg_fail(&ctx, USEG_ERR_INVALID_ARG, "%s: no .png files", gt_dir);
     if (st == USEG_OK) st = useg_confusion_init(&ctx, &conf, n_clusters, n_classes);
-    if (st == USEG_OK) st = semantic_accumulate(&ctx, gt_dir, pred_dir, names, n, &conf);
-    if (st == USEG_OK) st = useg_semantic_score(&ctx, &conf, matching, &res);
+    if (st == USEG_OK && vote) st = useg_confusion_init(&ctx, &votes, n_clusters, n_classes);
+    if (st == USEG_OK) st = semantic_accumulate(&ctx, gt_dir, pred_dir, names, n, &conf, vote ? &votes : NULL, vote_iou);
+    if (st == USEG_OK && vote && !(class_of = malloc((size_t)n_clusters * sizeof *class_of)))
+        st = useg_fail(&ctx, USEG_ERR_OUT_OF_MEMORY, "out of memory for the cluster mapping");
+    if (st == USEG_OK && vote) {
+        useg_majority_mapping(&votes, class_of);
+        st = useg_semantic_score_mapped(&ctx, &conf, class_of, true, &res);
+    } else if (st == USEG_OK) {
+        st = useg_semantic_score(&ctx, &conf, matching, &res);
+    }
+    free(class_of);
     free_names(names, n);
     if (st != USEG_OK) {
         fprintf(stderr, "useg eval semantic: %s\n", ctx.message);
         useg_confusion_free(&conf);
+        useg_confusion_free(&votes);
         useg_ctx_free(&ctx);
         return USEG_EXIT_RUNTIME;
     }
-    const char *mname = matching == USEG_MATCH_HUNGARIAN ? "hungarian" : "majority";
+    const char *mname = vote ? "vote" : matching == USEG_MATCH_HUNGARIAN ? "hungarian" : "majority";
     printf("semantic evaluation (%s matching): %zu images, %llu valid pixels, %llu ignored, %llu with an invalid "
            "prediction\n",
            mname, n, (unsigned long long)res.n_valid, (unsigned long long)conf.n_ignored,
@@ -322,12 +458,19 @@ static int eval_semantic(int argc, char **argv) {
     printf(" class   IoU\n");
     for (int64_t j = 0; j < n_classes; j++) printf(" %5lld   %.4f\n", (long long)j, res.iou[j]);
     printf(" mIoU     %.4f\n pixel accuracy %.4f\n", res.miou, res.accuracy);
+    if (vote)
+        printf(" U2Seg vote (mask IoU > %g): %llu votes; %llu pixels of clusters without a vote ignored\n", vote_iou,
+               (unsigned long long)useg_vote_count(&votes), (unsigned long long)res.n_unmapped);
     json_t *root = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:[],s:[]}", "task", "semantic", "matching",
                              mname, "n_images", (json_int_t)n, "n_classes", (json_int_t)n_classes, "n_clusters",
                              (json_int_t)n_clusters, "n_valid", (json_int_t)res.n_valid, "n_ignored",
                              (json_int_t)conf.n_ignored, "n_pred_invalid", (json_int_t)conf.n_pred_invalid, "miou",
                              json_number_or_null(res.miou), "accuracy", json_number_or_null(res.accuracy), "iou",
                              "class_of_cluster");
+    if (root && vote)
+        json_object_set_new(root, "vote", json_pack("{s:f,s:I,s:I}", "iou", vote_iou, "n_votes",
+                                                    (json_int_t)useg_vote_count(&votes), "n_unmapped_pixels",
+                                                    (json_int_t)res.n_unmapped));
     if (root) {
         for (int64_t j = 0; j < n_classes; j++)
             json_array_append_new(json_object_get(root, "iou"), json_number_or_null(res.iou[j]));
@@ -336,6 +479,7 @@ static int eval_semantic(int argc, char **argv) {
     }
     useg_semantic_result_free(&res);
     useg_confusion_free(&conf);
+    useg_confusion_free(&votes);
     int rc = finish_json(&ctx, "semantic", root, json_path);
     useg_ctx_free(&ctx);
     return rc;
