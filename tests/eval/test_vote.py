@@ -131,6 +131,10 @@ def things():
     run("coco", ["--gt", COCO, "--results", raw, "--vote-iou", "0.5"], expect=2)
     run("coco", ["--gt", COCO, "--results", raw, "--vote", "--vote-iou", "1.5"], expect=2)
     run("coco", ["--gt", COCO, "--results", raw, "--iou-type", "bbox"], expect=1)  # cluster ids are no categories
+    negative = os.path.join(WORK, "negative.json")
+    json.dump([dict(dets[0], category_id=-3)], open(negative, "w"))
+    r = run("coco", ["--gt", COCO, "--results", negative, "--iou-type", "bbox", "--vote"], expect=1)
+    assert "cluster id -3" in r.stderr, r.stderr
     return fails
 
 
