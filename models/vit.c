@@ -86,8 +86,11 @@ useg_status useg_vit_pos_embed(useg_ctx *ctx, const useg_vit *vit, int64_t h, in
     USEG_TRY(useg_permute(ctx, grid, (int[]){0, 3, 1, 2}, &t));
     // The reference passes scale factors (h + 0.1) / G, not sizes; the source
     // coordinates follow from the factors, so they are passed through as given.
-    USEG_TRY(useg_interpolate_scaled(ctx, t, h, w, ((double)h + 0.1) / (double)G, ((double)w + 0.1) / (double)G,
+    USEG_TRY(useg_interpolate_scaled(ctx, t, ((double)h + 0.1) / (double)G, ((double)w + 0.1) / (double)G,
                                      USEG_INTERP_BICUBIC, &grid));
+    if (grid->shape[2] != h || grid->shape[3] != w)
+        return useg_fail(ctx, USEG_ERR_SHAPE, "vit: position grid interpolated to %lldx%lld, want %lldx%lld",
+                         (long long)grid->shape[2], (long long)grid->shape[3], (long long)h, (long long)w);
     USEG_TRY(useg_permute(ctx, grid, (int[]){0, 2, 3, 1}, &t));
     USEG_TRY(useg_reshape(ctx, t, 3, (int64_t[]){1, h * w, C}, &pieces[1]));
     pieces[0] = cls;
