@@ -58,7 +58,7 @@ static useg_status run(useg_ctx *ctx, int steps, double *loss0, double *loss1, d
     useg_progress_start(&bar, "selfcheck", steps);
     for (int s = 0; s <= steps; s++) {
         useg_tensor *loss;
-        useg_zero_grad(params, 2);
+        USEG_TRY(useg_zero_grad(ctx, params, 2));
         USEG_TRY(loss_of(ctx, w, b, x, y, &loss));
         double l = useg_get_flat(loss, 0);
         if (s == 0) *loss0 = l;

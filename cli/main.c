@@ -12,7 +12,9 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"eval", "evaluate results: COCO AP/AR, semantic mIoU, panoptic PQ, BSDS region metrics", useg_cmd_eval},
     {"selfcheck", "train a small model end to end and check its gradients (the default job)", useg_cmd_selfcheck},
+    {"devices", "list the CPU and CUDA GPUs useg can compute on, or check one (--device)", useg_cmd_devices},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "device.h"
 #include "dispatch.h"
 #include "ops.h"
 #include "strided.h"
@@ -13,14 +14,21 @@ useg_status useg_requires_grad(useg_ctx *ctx, useg_tensor *param) {
         return useg_fail(ctx, USEG_ERR_INVALID_ARG, "only float tensors can require a gradient (got %s)",
                          useg_dtype_name(param->dtype));
     param->requires_grad = true;
-    if (!param->grad) USEG_TRY(useg_zeros(ctx, &ctx->params, param->dtype, param->ndim, param->shape, &param->grad));
+    if (!param->grad)
+        USEG_TRY(useg_zeros_on(ctx, &ctx->params, param->device, param->dtype, param->ndim, param->shape,
+                               &param->grad));
     return USEG_OK;
 }
 
-void useg_zero_grad(useg_tensor **params, int n) {
-    for (int i = 0; i < n; i++)
-        if (params[i]->grad)
-            memset(params[i]->grad->data, 0, (size_t)useg_numel(params[i]->grad) * useg_dtype_size(params[i]->dtype));
+useg_status useg_zero_grad(useg_ctx *ctx, useg_tensor **params, int n) {
+    for (int i = 0; i < n; i++) {
+        useg_tensor *g = params[i]->grad;
+        if (!g) continue;
+        size_t bytes = (size_t)useg_numel(g) * useg_dtype_size(g->dtype);
+        if (g->device == USEG_DEVICE_CUDA) USEG_TRY(useg_cuda_memset(ctx, g->data, 0, bytes));
+        else memset(g->data, 0, bytes);
+    }
+    return USEG_OK;
 }
 
 bool useg_no_grad_begin(useg_ctx *ctx) {
@@ -61,9 +69,11 @@ useg_node *useg_record(useg_ctx *ctx, int op, useg_tensor *out, useg_tensor *con
 useg_status useg_add_into(useg_ctx *ctx, useg_tensor *dst, const useg_tensor *src) {
     USEG_ASSERT(useg_same_shape(dst, src), "add_into: shapes differ");
     USEG_ASSERT(dst->dtype == src->dtype && useg_dtype_is_float(dst->dtype), "add_into: dtypes differ");
-    if (dst->device != USEG_DEVICE_CPU)
-        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "add_into: not supported on this device");
     if (useg_numel(dst) == 0) return USEG_OK;
+    if (dst->device != src->device)
+        return useg_fail(ctx, USEG_ERR_INVALID_ARG, "add_into: operands on %s and %s", useg_device_name(dst->device),
+                         useg_device_name(src->device));
+    if (dst->device == USEG_DEVICE_CUDA) return USEG_CUDA_CALL(ctx, "add_into", add_into, dst, src);
     const int64_t *strides[2] = {dst->strides, src->strides};
     useg_iter it;
     useg_iter_init(&it, dst->ndim, dst->shape, 2, strides);
@@ -85,7 +95,7 @@ useg_status useg_add_into(useg_ctx *ctx, useg_tensor *dst, const useg_tensor *sr
 
 useg_status useg_accumulate_grad(useg_ctx *ctx, useg_tensor *t, const useg_tensor *g) {
     if (!t->requires_grad) return USEG_OK;
-    if (!t->grad) USEG_TRY(useg_zeros(ctx, NULL, t->dtype, t->ndim, t->shape, &t->grad));
+    if (!t->grad) USEG_TRY(useg_zeros_on(ctx, NULL, t->device, t->dtype, t->ndim, t->shape, &t->grad));
     return useg_add_into(ctx, t->grad, g);
 }
 
@@ -97,9 +107,9 @@ useg_status useg_backward(useg_ctx *ctx, useg_tensor *loss) {
         return useg_fail(ctx, USEG_ERR_INVALID_ARG, "backward: the loss does not depend on anything that requires a gradient");
     bool prev = useg_no_grad_begin(ctx);
     useg_status st = USEG_OK;
-    if (!loss->grad) st = useg_zeros(ctx, NULL, loss->dtype, loss->ndim, loss->shape, &loss->grad);
+    if (!loss->grad) st = useg_empty_on(ctx, NULL, loss->device, loss->dtype, loss->ndim, loss->shape, &loss->grad);
+    if (st == USEG_OK) st = useg_fill(ctx, loss->grad, 1.0);
     if (st == USEG_OK) {
-        useg_set_flat(loss->grad, 0, 1.0);
         for (int i = ctx->tape.len - 1; i >= 0 && st == USEG_OK; i--) {
             const useg_node *node = &ctx->tape.nodes[i];
             if (!node->out->grad) continue; // nothing flowed back to this node

@@ -29,8 +29,8 @@ typedef struct useg_tape {
 
 // Mark a parameter as trainable: allocates its gradient in ctx->params, zeroed.
 useg_status useg_requires_grad(useg_ctx *ctx, useg_tensor *param);
-// Zero the gradients of `n` parameters.
-void useg_zero_grad(useg_tensor **params, int n);
+// Zero the gradients of `n` parameters (on their device; fails only on a GPU error).
+useg_status useg_zero_grad(useg_ctx *ctx, useg_tensor **params, int n);
 
 // Inside a no-grad scope ops record nothing. Scopes nest:
 //   bool prev = useg_no_grad_begin(ctx); ... useg_no_grad_end(ctx, prev);

@@ -1,5 +1,7 @@
 #include "context.h"
 
+#include "device.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@ void useg_ctx_init(useg_ctx *ctx, const useg_ctx_options *opt) {
 }
 
 void useg_ctx_free(useg_ctx *ctx) {
+    useg_cuda_release(ctx);
     useg_arena_free(&ctx->params);
     useg_arena_free(&ctx->step);
     useg_arena_free(&ctx->scratch);
@@ -27,6 +30,10 @@ void useg_step_end(useg_ctx *ctx) {
     ctx->tape.len = 0;
     useg_arena_reset(&ctx->step);
     useg_arena_reset(&ctx->scratch);
+    if (ctx->cuda) {
+        useg_device_arena_reset(&ctx->cuda->step);
+        useg_device_arena_reset(&ctx->cuda->scratch);
+    }
 }
 
 useg_status useg_fail(useg_ctx *ctx, useg_status status, const char *fmt, ...) {

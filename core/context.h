@@ -24,6 +24,7 @@ struct useg_ctx {
     useg_tape tape;
     bool grad_enabled;
     useg_rng rng;
+    struct useg_cuda *cuda;           // the GPU (device.h); NULL until useg_cuda_init
 };
 
 typedef struct useg_ctx_options {

@@ -4,10 +4,12 @@
 // Binary kernels walk rows of the broadcast output with the inputs' own
 // strides (0 on broadcast axes), so broadcasting and non-contiguous inputs
 // cost no copy. The backward of a broadcast input sums the gradient back to
-// its shape (useg_sum_to).
+// its shape (useg_sum_to). CUDA tensors take the same path with the kernels
+// of the CUDA table (device.h) in place of the CPU loops.
 #include <math.h>
 #include <string.h>
 
+#include "device.h"
 #include "dispatch.h"
 #include "op_internal.h"
 #include "strided.h"
@@ -20,6 +22,18 @@ useg_status useg_check_float_cpu(useg_ctx *ctx, const char *op, const useg_tenso
     if (!useg_dtype_is_float(x->dtype))
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: expects f32 or f64, got %s", op, useg_dtype_name(x->dtype));
     return USEG_OK;
+}
+
+useg_status useg_check_float(useg_ctx *ctx, const char *op, const useg_tensor *x) {
+    if (x->device != USEG_DEVICE_CUDA) return useg_check_float_cpu(ctx, op, x);
+    if (x->dtype == USEG_F32 || x->dtype == USEG_F16 || x->dtype == USEG_BF16) return USEG_OK;
+    return useg_fail(ctx, USEG_ERR_SHAPE, "%s: expects f32, f16 or bf16 on cuda, got %s", op, useg_dtype_name(x->dtype));
+}
+
+useg_status useg_check_same_device(useg_ctx *ctx, const char *op, const useg_tensor *a, const useg_tensor *b) {
+    if (a->device == b->device) return USEG_OK;
+    return useg_fail(ctx, USEG_ERR_INVALID_ARG, "%s: operands on different devices (%s and %s)", op,
+                     useg_device_name(a->device), useg_device_name(b->device));
 }
 
 useg_status useg_normalize_axis(useg_ctx *ctx, const char *op, int axis, int ndim, int *out) {
@@ -106,16 +120,20 @@ static void binary_cpu(binary_kind kind, const useg_tensor *a, const useg_tensor
 
 static useg_status binary(useg_ctx *ctx, binary_kind kind, useg_tensor *a, useg_tensor *b, useg_tensor **out) {
     const char *name = binary_info[kind].name;
-    USEG_TRY(useg_check_float_cpu(ctx, name, a));
-    USEG_TRY(useg_check_float_cpu(ctx, name, b));
+    USEG_TRY(useg_check_float(ctx, name, a));
+    USEG_TRY(useg_check_float(ctx, name, b));
+    USEG_TRY(useg_check_same_device(ctx, name, a, b));
     if (a->dtype != b->dtype)
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: dtypes %s and %s differ", name, useg_dtype_name(a->dtype),
                          useg_dtype_name(b->dtype));
     int ndim;
     int64_t shape[USEG_MAX_DIMS];
     USEG_TRY(useg_broadcast_shape(ctx, name, a, b, &ndim, shape));
-    USEG_TRY(useg_empty(ctx, NULL, a->dtype, ndim, shape, out));
-    if (useg_numel(*out) > 0) binary_cpu(kind, a, b, *out);
+    USEG_TRY(useg_empty_on(ctx, NULL, a->device, a->dtype, ndim, shape, out));
+    if (useg_numel(*out) > 0) {
+        if (a->device == USEG_DEVICE_CUDA) USEG_TRY(USEG_CUDA_CALL(ctx, name, binary, binary_info[kind].op, a, b, *out));
+        else binary_cpu(kind, a, b, *out);
+    }
     useg_tensor *in[2] = {a, b};
     if (useg_needs_grad(ctx, in, 2) && !useg_record(ctx, binary_info[kind].op, *out, in, 2)) return ctx->status;
     return USEG_OK;
@@ -259,14 +277,17 @@ static void unary_backward_cpu(unary_kind kind, double alpha, const useg_tensor 
 
 static useg_status unary(useg_ctx *ctx, unary_kind kind, useg_tensor *x, double alpha, double beta,
                          useg_tensor **out) {
-    USEG_TRY(useg_check_float_cpu(ctx, unary_info[kind].name, x));
+    USEG_TRY(useg_check_float(ctx, unary_info[kind].name, x));
     useg_tensor *xc;
     bool prev = useg_no_grad_begin(ctx); // the node below records x itself
     useg_status st = useg_contiguous(ctx, x, &xc);
     useg_no_grad_end(ctx, prev);
     USEG_TRY(st);
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, out));
-    unary_forward_cpu(kind, alpha, beta, xc, *out);
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, out));
+    if (x->device == USEG_DEVICE_CUDA)
+        USEG_TRY(USEG_CUDA_CALL(ctx, unary_info[kind].name, unary, unary_info[kind].op, alpha, beta, xc, *out));
+    else
+        unary_forward_cpu(kind, alpha, beta, xc, *out);
     if (useg_needs_grad(ctx, &x, 1)) {
         useg_node *n = useg_record(ctx, unary_info[kind].op, *out, &x, 1);
         if (!n) return ctx->status;
@@ -278,8 +299,13 @@ static useg_status unary(useg_ctx *ctx, unary_kind kind, useg_tensor *x, double 
 
 static useg_status unary_backward(useg_ctx *ctx, unary_kind kind, const useg_node *node) {
     useg_tensor *dx;
-    USEG_TRY(useg_empty(ctx, NULL, node->out->dtype, node->out->ndim, node->out->shape, &dx));
-    unary_backward_cpu(kind, node->farg[0], node->saved[0], node->out, node->out->grad, dx);
+    const useg_tensor *o = node->out;
+    USEG_TRY(useg_empty_on(ctx, NULL, o->device, o->dtype, o->ndim, o->shape, &dx));
+    if (o->device == USEG_DEVICE_CUDA)
+        USEG_TRY(USEG_CUDA_CALL(ctx, unary_info[kind].name, unary_backward, unary_info[kind].op, node->farg[0],
+                                node->saved[0], o, o->grad, dx));
+    else
+        unary_backward_cpu(kind, node->farg[0], node->saved[0], o, o->grad, dx);
     return useg_accumulate_grad(ctx, node->in[0], dx);
 }
 

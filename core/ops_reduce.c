@@ -3,10 +3,12 @@
 //
 // Sums accumulate in double, in a fixed element order, so results do not
 // depend on the thread count. Max returns the first maximal element, as
-// PyTorch does, and routes the gradient there.
+// PyTorch does, and routes the gradient there. CUDA tensors run the kernels of
+// the CUDA table (device.h), deterministic too (no float atomics).
 #include <math.h>
 #include <string.h>
 
+#include "device.h"
 #include "dispatch.h"
 #include "op_internal.h"
 #include "strided.h"
@@ -71,16 +73,17 @@ static useg_status sum_cpu(useg_ctx *ctx, const useg_tensor *x, unsigned mask, d
 static useg_status sum_or_mean(useg_ctx *ctx, bool mean, useg_tensor *x, unsigned mask, bool keepdim,
                                useg_tensor **out) {
     const char *name = mean ? "mean" : "sum";
-    USEG_TRY(useg_check_float_cpu(ctx, name, x));
+    USEG_TRY(useg_check_float(ctx, name, x));
     USEG_TRY(check_mask(ctx, name, x, &mask));
     int64_t shape[USEG_MAX_DIMS], count = 1;
     reduced_shape(x, mask, shape);
     for (int d = 0; d < x->ndim; d++)
         if ((mask >> d) & 1u) count *= x->shape[d];
     useg_tensor *keep;
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, shape, &keep));
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, shape, &keep));
     double factor = mean ? (count ? 1.0 / (double)count : NAN) : 1.0;
-    USEG_TRY(sum_cpu(ctx, x, mask, factor, keep));
+    if (x->device == USEG_DEVICE_CUDA) USEG_TRY(USEG_CUDA_CALL(ctx, name, sum, x, mask, factor, keep));
+    else USEG_TRY(sum_cpu(ctx, x, mask, factor, keep));
     if (!keepdim) {
         keep->ndim = squeeze_shape(x->ndim, shape, mask, keep->shape);
         useg_set_contiguous_strides(keep);
@@ -108,7 +111,7 @@ static useg_status sum_backward_common(useg_ctx *ctx, const useg_node *node) {
     useg_tensor *x = node->in[0], *g = node->out->grad, *gk, *scaled;
     int64_t shape[USEG_MAX_DIMS];
     reduced_shape(x, (unsigned)node->iarg[0], shape);
-    USEG_TRY(useg_wrap(ctx, g->dtype, x->ndim, shape, g->data, &gk));
+    USEG_TRY(useg_reshape(ctx, g, x->ndim, shape, &gk)); // a view: g is contiguous
     if (node->farg[0] != 1.0) {
         USEG_TRY(useg_scale(ctx, gk, node->farg[0], 0.0, &scaled));
         gk = scaled;
@@ -146,38 +149,21 @@ useg_status useg_sum_to(useg_ctx *ctx, useg_tensor *x, int ndim, const int64_t *
 
 // --- Max / argmax over one axis -----------------------------------------------------------
 
-// Views x (contiguous) as (outer, size, inner) around `axis`.
-static void split_around(const useg_tensor *x, int axis, int64_t *outer, int64_t *size, int64_t *inner) {
+void useg_split_around(const useg_tensor *x, int axis, int64_t *outer, int64_t *size, int64_t *inner) {
     *outer = *inner = 1;
     for (int d = 0; d < axis; d++) *outer *= x->shape[d];
     *size = x->shape[axis];
     for (int d = axis + 1; d < x->ndim; d++) *inner *= x->shape[d];
 }
 
-static useg_status max_common(useg_ctx *ctx, const char *name, useg_tensor *x, int axis, bool keepdim,
-                              useg_tensor **values, useg_tensor **indices) {
-    USEG_TRY(useg_check_float_cpu(ctx, name, x));
-    USEG_TRY(useg_normalize_axis(ctx, name, axis, x->ndim, &axis));
-    if (x->ndim == 0 || x->shape[axis] == 0)
-        return useg_fail(ctx, USEG_ERR_SHAPE, "%s: cannot reduce an empty axis", name);
-    useg_tensor *xc;
-    bool prev = useg_no_grad_begin(ctx);
-    useg_status st = useg_contiguous(ctx, x, &xc);
-    useg_no_grad_end(ctx, prev);
-    USEG_TRY(st);
-    int64_t shape[USEG_MAX_DIMS];
-    reduced_shape(x, 1u << axis, shape);
-    int ndim = x->ndim;
-    if (!keepdim) ndim = squeeze_shape(x->ndim, shape, 1u << axis, shape);
-    useg_tensor *idx, *val = NULL;
-    USEG_TRY(useg_empty(ctx, NULL, USEG_I64, ndim, shape, &idx));
-    if (values) USEG_TRY(useg_empty(ctx, NULL, x->dtype, ndim, shape, &val));
+// First maximum along `axis` of contiguous x into values (may be NULL) and indices.
+static void max_cpu(const useg_tensor *x, int axis, useg_tensor *values, useg_tensor *indices) {
     int64_t outer, size, inner;
-    split_around(xc, axis, &outer, &size, &inner);
-    int64_t *I = idx->data;
+    useg_split_around(x, axis, &outer, &size, &inner);
+    int64_t *I = indices->data;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
-        const T *X = xc->data;
-        T *V = val ? val->data : NULL;
+        const T *X = x->data;
+        T *V = values ? values->data : NULL;
         for (int64_t o = 0; o < outer; o++)
             for (int64_t i = 0; i < inner; i++) {
                 const T *p = X + o * size * inner + i;
@@ -192,6 +178,28 @@ static useg_status max_common(useg_ctx *ctx, const char *name, useg_tensor *x, i
                 if (V) V[o * inner + i] = m;
             }
     });
+}
+
+static useg_status max_common(useg_ctx *ctx, const char *name, useg_tensor *x, int axis, bool keepdim,
+                              useg_tensor **values, useg_tensor **indices) {
+    USEG_TRY(useg_check_float(ctx, name, x));
+    USEG_TRY(useg_normalize_axis(ctx, name, axis, x->ndim, &axis));
+    if (x->ndim == 0 || x->shape[axis] == 0)
+        return useg_fail(ctx, USEG_ERR_SHAPE, "%s: cannot reduce an empty axis", name);
+    useg_tensor *xc;
+    bool prev = useg_no_grad_begin(ctx);
+    useg_status st = useg_contiguous(ctx, x, &xc);
+    useg_no_grad_end(ctx, prev);
+    USEG_TRY(st);
+    int64_t shape[USEG_MAX_DIMS];
+    reduced_shape(x, 1u << axis, shape);
+    int ndim = x->ndim;
+    if (!keepdim) ndim = squeeze_shape(x->ndim, shape, 1u << axis, shape);
+    useg_tensor *idx, *val = NULL;
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, USEG_I64, ndim, shape, &idx));
+    if (values) USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, ndim, shape, &val));
+    if (x->device == USEG_DEVICE_CUDA) USEG_TRY(USEG_CUDA_CALL(ctx, name, max, xc, axis, val, idx));
+    else max_cpu(xc, axis, val, idx);
     if (indices) *indices = idx;
     if (values) {
         *values = val;
@@ -215,18 +223,24 @@ useg_status useg_argmax(useg_ctx *ctx, useg_tensor *x, int axis, bool keepdim, u
     return max_common(ctx, "argmax", x, axis, keepdim, NULL, out);
 }
 
-USEG_BACKWARD(max) {
-    useg_tensor *x = node->in[0], *g = node->out->grad, *dx;
-    int axis = (int)node->iarg[0];
-    USEG_TRY(useg_zeros(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
+// dx (zeroed, contiguous) receives g at the saved indices along `axis`.
+static void max_backward_cpu(const useg_tensor *g, const useg_tensor *indices, int axis, useg_tensor *dx) {
     int64_t outer, size, inner;
-    split_around(dx, axis, &outer, &size, &inner);
-    const int64_t *I = node->saved[0]->data;
-    USEG_FLOAT_DISPATCH(x->dtype, T, {
+    useg_split_around(dx, axis, &outer, &size, &inner);
+    const int64_t *I = indices->data;
+    USEG_FLOAT_DISPATCH(dx->dtype, T, {
         T *D = dx->data;
         const T *G = g->data;
         for (int64_t o = 0; o < outer; o++)
             for (int64_t i = 0; i < inner; i++) D[(o * size + I[o * inner + i]) * inner + i] = G[o * inner + i];
     });
+}
+
+USEG_BACKWARD(max) {
+    useg_tensor *x = node->in[0], *g = node->out->grad, *dx;
+    int axis = (int)node->iarg[0];
+    USEG_TRY(useg_zeros_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, &dx));
+    if (x->device == USEG_DEVICE_CUDA) USEG_TRY(USEG_CUDA_CALL(ctx, "max", max_backward, g, node->saved[0], axis, dx));
+    else max_backward_cpu(g, node->saved[0], axis, dx);
     return useg_accumulate_grad(ctx, x, dx);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "device.h"
 #include "half.h"
 #include "ops.h"
 #include "op_internal.h"
@@ -74,9 +75,7 @@ static useg_status view_of(useg_ctx *ctx, useg_tensor *x, useg_tensor **out) {
     return USEG_OK;
 }
 
-// Shape checks shared by the creators: sizes >= 0, ndim in range, and a
-// byte count that fits in size_t.
-static useg_status check_shape(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, size_t *bytes) {
+useg_status useg_check_shape(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, size_t *bytes) {
     if (ndim < 0 || ndim > USEG_MAX_DIMS)
         return useg_fail(ctx, USEG_ERR_SHAPE, "tensor rank %d outside 0..%d", ndim, USEG_MAX_DIMS);
     size_t n = useg_dtype_size(dt);
@@ -93,7 +92,7 @@ static useg_status check_shape(useg_ctx *ctx, useg_dtype dt, int ndim, const int
 useg_status useg_empty(useg_ctx *ctx, useg_arena *a, useg_dtype dt, int ndim, const int64_t *shape,
                        useg_tensor **out) {
     size_t bytes;
-    USEG_TRY(check_shape(ctx, dt, ndim, shape, &bytes));
+    USEG_TRY(useg_check_shape(ctx, dt, ndim, shape, &bytes));
     if (!a) a = &ctx->step;
     void *mem, *data;
     USEG_TRY(useg_alloc(ctx, a, sizeof(useg_tensor), &mem));
@@ -140,7 +139,7 @@ useg_status useg_rand_normal(useg_ctx *ctx, useg_arena *a, useg_dtype dt, int nd
 useg_status useg_wrap(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, void *data,
                       useg_tensor **out) {
     size_t bytes;
-    USEG_TRY(check_shape(ctx, dt, ndim, shape, &bytes));
+    USEG_TRY(useg_check_shape(ctx, dt, ndim, shape, &bytes));
     void *mem;
     USEG_TRY(useg_alloc(ctx, &ctx->step, sizeof(useg_tensor), &mem));
     useg_tensor *t = mem;
@@ -209,8 +208,7 @@ useg_status useg_copy_into(useg_ctx *ctx, useg_tensor *dst, const useg_tensor *s
         return useg_fail(ctx, USEG_ERR_SHAPE, "copy: destination %s and source %s differ in shape",
                          useg_shape_str(dst, a, sizeof a), useg_shape_str(src, b, sizeof b));
     }
-    if (dst->device != USEG_DEVICE_CPU || src->device != USEG_DEVICE_CPU)
-        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "copy: device tensors are copied by the CUDA backend");
+    if (dst->device != USEG_DEVICE_CPU || src->device != USEG_DEVICE_CPU) return useg_copy_device(ctx, dst, src);
     if (useg_numel(dst) == 0) return USEG_OK;
     const int64_t *strides[2] = {dst->strides, src->strides};
     useg_iter it;
@@ -239,14 +237,14 @@ useg_status useg_contiguous(useg_ctx *ctx, useg_tensor *x, useg_tensor **out) {
         *out = x;
         return USEG_OK;
     }
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, out));
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, out));
     USEG_TRY(useg_copy_into(ctx, *out, x));
     if (useg_needs_grad(ctx, &x, 1) && !useg_record(ctx, USEG_OP_COPY, *out, &x, 1)) return ctx->status;
     return USEG_OK;
 }
 
 useg_status useg_cast(useg_ctx *ctx, useg_tensor *x, useg_dtype dt, useg_tensor **out) {
-    USEG_TRY(useg_empty(ctx, NULL, dt, x->ndim, x->shape, out));
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, dt, x->ndim, x->shape, out));
     USEG_TRY(useg_copy_into(ctx, *out, x));
     if (useg_dtype_is_float(x->dtype) && useg_dtype_is_float(dt) && useg_needs_grad(ctx, &x, 1) &&
         !useg_record(ctx, USEG_OP_CAST, *out, &x, 1))
@@ -379,7 +377,8 @@ useg_status useg_expand(useg_ctx *ctx, useg_tensor *x, int ndim, const int64_t *
 
 useg_status useg_reshape_backward(useg_ctx *ctx, const useg_node *n) {
     useg_tensor *in = n->in[0], *g;
-    USEG_TRY(useg_wrap(ctx, n->out->grad->dtype, in->ndim, in->shape, n->out->grad->data, &g));
+    // The gradient is contiguous, so this is a view (and backward records nothing).
+    USEG_TRY(useg_reshape(ctx, n->out->grad, in->ndim, in->shape, &g));
     return useg_accumulate_grad(ctx, in, g);
 }
 
@@ -397,7 +396,7 @@ useg_status useg_permute_backward(useg_ctx *ctx, const useg_node *n) {
 useg_status useg_slice_backward(useg_ctx *ctx, const useg_node *n) {
     useg_tensor *in = n->in[0];
     if (!in->requires_grad) return USEG_OK;
-    if (!in->grad) USEG_TRY(useg_zeros(ctx, NULL, in->dtype, in->ndim, in->shape, &in->grad));
+    if (!in->grad) USEG_TRY(useg_zeros_on(ctx, NULL, in->device, in->dtype, in->ndim, in->shape, &in->grad));
     // The sliced window of in->grad receives the gradient.
     useg_tensor window = *in->grad;
     int axis = (int)n->iarg[0];

@@ -25,7 +25,7 @@ bool gradcheck(useg_ctx *ctx, const char *name, gradcheck_fn f, useg_tensor **in
     useg_no_grad_end(ctx, prev);
     if (st == USEG_OK) st = useg_rand_normal(ctx, &ctx->params, USEG_F64, y->ndim, y->shape, 0.0, 1.0, &r);
     for (int k = 0; k < n_in && st == USEG_OK; k++)
-        if (in[k]->requires_grad && in[k]->grad) useg_zero_grad(&in[k], 1);
+        if (in[k]->requires_grad && in[k]->grad) st = useg_zero_grad(ctx, &in[k], 1);
     if (st == USEG_OK) st = eval_loss(ctx, f, in, r, &loss, NULL);
     if (st == USEG_OK) st = useg_backward(ctx, loss);
     if (st != USEG_OK) {

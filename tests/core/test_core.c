@@ -148,7 +148,7 @@ static void test_tape(useg_ctx *ctx) {
         useg_step_end(ctx);
     }
     CHECK(useg_get_flat(w->grad, 0) == 8.0, "accumulated grad %g, want 2 * 2w = 8", useg_get_flat(w->grad, 0));
-    useg_zero_grad(&w, 1);
+    CHECK_OK(ctx, useg_zero_grad(ctx, &w, 1));
     CHECK(useg_get_flat(w->grad, 2) == 0.0, "zero_grad");
     // No-grad scope records nothing.
     bool prev = useg_no_grad_begin(ctx);

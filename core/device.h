@@ -1,0 +1,173 @@
+// Devices: choosing a GPU, device memory by lifetime, copies between host and
+// device, and the table through which the core ops reach the CUDA kernels.
+//
+// A context computes on the CPU until useg_cuda_init gives it a GPU. From then
+// on it owns one CUDA stream (every kernel, copy and cuBLAS call of the
+// context runs on it, in order), the cuBLAS handles, and ONE cudaMalloc'd
+// block cut into three device arenas that mirror the host ones of context.h:
+// params, step and scratch. A device tensor's struct lives in the host arena
+// of its lifetime and its data in the device arena of the same lifetime, so
+// useg_step_end frees both. Nothing calls cudaMalloc after useg_cuda_init.
+//
+// Because all the work of a context is ordered on its one stream, device
+// memory handed back to an arena (a rewind, the end of a step) can be handed
+// out again at once: the kernels that reuse it run after the ones that used
+// it. The host waits for the stream only where it reads device memory (a copy
+// to the CPU) or calls useg_cuda_sync. Errors of asynchronous work surface at
+// the next checked CUDA call as USEG_ERR_DEVICE.
+//
+// The CUDA functions below exist in every build; in a build without CUDA
+// (meson -Dcuda=disabled) they answer USEG_ERR_DEVICE, so callers need no #if.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "context.h"
+#include "ops.h"
+
+// --- Device arenas -------------------------------------------------------------------
+// Bump allocation inside a block the arena does not own. The bookkeeping is
+// host-side arithmetic only (the block is never dereferenced here), so it runs
+// and is tested without a GPU. Blocks are aligned to 256 bytes, cudaMalloc's
+// alignment, so every tensor starts on a full memory transaction.
+enum { USEG_DEVICE_ALIGN = 256 };
+
+typedef struct useg_device_arena {
+    const char *name;  // for messages ("cuda step", ...)
+    char *base;        // start of the block
+    size_t size;       // bytes in the block
+    size_t used;       // bytes handed out since the last reset
+    size_t peak;       // largest `used` seen
+} useg_device_arena;
+
+void useg_device_arena_init(useg_device_arena *a, const char *name, void *base, size_t size);
+// `bytes` bytes aligned to USEG_DEVICE_ALIGN, or NULL when the block is full.
+void *useg_device_arena_alloc(useg_device_arena *a, size_t bytes);
+void useg_device_arena_reset(useg_device_arena *a);
+// A mark is the `used` count to rewind to.
+size_t useg_device_arena_mark(const useg_device_arena *a);
+void useg_device_arena_rewind(useg_device_arena *a, size_t mark);
+
+// --- The GPU of a context ----------------------------------------------------------
+// Arena sizes default to shares of the GPU memory free at init, less 64 MiB
+// of cuBLAS workspace and 512 MiB left to the libraries.
+typedef struct useg_cuda_options {
+    size_t params_bytes;   // device params arena (0: a quarter of the free memory)
+    size_t step_bytes;     // device step arena (0: half of the free memory)
+    size_t scratch_bytes;  // device scratch arena (0: an eighth of the free memory)
+    bool allow_tf32;       // f32 GEMMs may run on TF32 tensor cores (~1e-3 relative error)
+} useg_cuda_options;
+
+// cudaStream_t, cublasHandle_t and cublasLtHandle_t are pointers to these.
+struct CUstream_st;
+struct cublasContext;
+struct cublasLtContext;
+
+typedef struct useg_cuda useg_cuda;
+struct useg_cuda {
+    int index;                     // CUDA device ordinal
+    char name[256];                // "NVIDIA H100 80GB HBM3", ...
+    int cc_major, cc_minor;        // compute capability
+    int sm_count;
+    size_t smem_optin;             // shared memory a block may opt in to, bytes
+    struct CUstream_st *stream;    // the context's one stream
+    struct cublasContext *blas;
+    struct cublasLtContext *blaslt;
+    void *block;                   // the one cudaMalloc behind everything below
+    void *blas_workspace;          // cuBLAS / cuBLASLt workspace, inside `block`
+    size_t blas_workspace_bytes;
+    useg_device_arena params, step, scratch;
+    bool allow_tf32;
+};
+
+// Number of CUDA GPUs the driver reports (0 is a valid answer). Fails with
+// USEG_ERR_DEVICE and a one-line reason when there is no usable driver, or
+// when this build has no CUDA.
+useg_status useg_cuda_device_count(useg_ctx *ctx, int *count);
+// Give ctx the GPU `index`: makes it the calling thread's current device,
+// creates the stream and the cuBLAS handles, and takes the one device block
+// (sizes from opt; NULL for the defaults). Fails with USEG_ERR_DEVICE (no
+// driver, no GPU, bad index, compute capability below 8.0), or
+// USEG_ERR_OUT_OF_MEMORY, leaving ctx on the CPU. Use one context per GPU and
+// thread.
+useg_status useg_cuda_init(useg_ctx *ctx, int index, const useg_cuda_options *opt);
+// Wait for the context's stream and give back everything useg_cuda_init took.
+// Safe on a context without a GPU (useg_ctx_free calls it).
+void useg_cuda_release(useg_ctx *ctx);
+// Wait for all queued work; reports an asynchronous kernel error as USEG_ERR_DEVICE.
+useg_status useg_cuda_sync(useg_ctx *ctx);
+// Copy `bytes` bytes; at least one side on the device. Ordered on the stream;
+// a copy into host memory is complete when the call returns.
+useg_status useg_cuda_memcpy(useg_ctx *ctx, void *dst, useg_device dst_device, const void *src,
+                             useg_device src_device, size_t bytes);
+// Set `bytes` bytes of device memory to `byte`, on the stream.
+useg_status useg_cuda_memset(useg_ctx *ctx, void *dst, int byte, size_t bytes);
+// Page-locked host memory, for image batches the loader fills and copies to the
+// GPU each step: a copy from it runs asynchronously, so the caller must not
+// refill it before useg_cuda_sync. Allocate once and reuse (it is slow to get).
+useg_status useg_pinned_alloc(useg_ctx *ctx, size_t bytes, void **out);
+void useg_pinned_free(void *p);
+
+// --- Tensors on a device -------------------------------------------------------------
+// Like useg_empty / useg_zeros / useg_full on `device`. `lifetime` is a host
+// arena of ctx naming the lifetime (NULL: ctx->step); a CUDA tensor's data
+// goes to the device arena of the same lifetime (ctx->params -> params, ...).
+useg_status useg_empty_on(useg_ctx *ctx, useg_arena *lifetime, useg_device device, useg_dtype dt, int ndim,
+                          const int64_t *shape, useg_tensor **out);
+useg_status useg_zeros_on(useg_ctx *ctx, useg_arena *lifetime, useg_device device, useg_dtype dt, int ndim,
+                          const int64_t *shape, useg_tensor **out);
+// Set every element of t (any strides, any device) to `value`.
+useg_status useg_fill(useg_ctx *ctx, useg_tensor *t, double value);
+// x itself when it already lives on `device`, else a contiguous copy there
+// (step lifetime). Not recorded on the tape: move inputs and parameters, not
+// intermediate values.
+useg_status useg_to_device(useg_ctx *ctx, useg_tensor *x, useg_device device, useg_tensor **out);
+// useg_copy_into when either side is on the GPU: device to device by a kernel,
+// across devices through the stream (staged through scratch when a side is
+// strided or the dtypes differ).
+useg_status useg_copy_device(useg_ctx *ctx, useg_tensor *dst, const useg_tensor *src);
+// "cpu" or "cuda".
+const char *useg_device_name(useg_device d);
+
+// --- The CUDA kernel table --------------------------------------------------------------
+// The core ops route CUDA tensors here (dav1d's function tables): each entry
+// has the signature of the op's CPU kernel plus the context, works on tensors
+// the op has checked and allocated, and returns a status. A NULL entry means
+// the op has no CUDA kernel: USEG_CUDA_CALL then answers USEG_ERR_UNSUPPORTED
+// "not supported on this device". kernels/cuda/table.cu fills it; a build
+// without CUDA has every entry NULL (and can hold no CUDA tensor anyway).
+typedef struct useg_cuda_kernels {
+    // tensor.c, autograd.c: dst <- src (same shape, any strides and dtypes);
+    // dst += src (same float dtype); every element <- value.
+    useg_status (*copy)(useg_ctx *ctx, useg_tensor *dst, const useg_tensor *src);
+    useg_status (*add_into)(useg_ctx *ctx, useg_tensor *dst, const useg_tensor *src);
+    useg_status (*fill)(useg_ctx *ctx, useg_tensor *t, double value);
+    // ops_elementwise.c. op: USEG_OP_ADD/SUB/MUL/DIV; a and b any strides,
+    // broadcasting to out (contiguous).
+    useg_status (*binary)(useg_ctx *ctx, useg_op op, const useg_tensor *a, const useg_tensor *b, useg_tensor *out);
+    // op: USEG_OP_SCALE (alpha x + beta) ... USEG_OP_GELU; all contiguous.
+    useg_status (*unary)(useg_ctx *ctx, useg_op op, double alpha, double beta, const useg_tensor *x, useg_tensor *y);
+    // dx = g * f'(x) given y = f(x); all contiguous.
+    useg_status (*unary_backward)(useg_ctx *ctx, useg_op op, double alpha, const useg_tensor *x,
+                                  const useg_tensor *y, const useg_tensor *g, useg_tensor *dx);
+    // ops_reduce.c. keep (x's shape with reduced axes 1, contiguous) =
+    // factor * sum of x (any strides) over the axes in mask.
+    useg_status (*sum)(useg_ctx *ctx, const useg_tensor *x, unsigned mask, double factor, useg_tensor *keep);
+    // First maximum along `axis` of contiguous x; values (may be NULL) and
+    // indices (i64) have x's shape without `axis` (contiguous).
+    useg_status (*max)(useg_ctx *ctx, const useg_tensor *x, int axis, useg_tensor *values, useg_tensor *indices);
+    // dx (zeroed, contiguous) receives g at the saved indices along `axis`.
+    useg_status (*max_backward)(useg_ctx *ctx, const useg_tensor *g, const useg_tensor *indices, int axis,
+                                useg_tensor *dx);
+} useg_cuda_kernels;
+
+extern const useg_cuda_kernels useg_cuda_table;
+
+// Fails with USEG_ERR_UNSUPPORTED "OP: not supported on this device".
+useg_status useg_cuda_missing(useg_ctx *ctx, const char *op);
+
+// Call table entry `entry` with the arguments after it, or fail as missing.
+#define USEG_CUDA_CALL(ctx, op_name, entry, ...)                                             \
+    (useg_cuda_table.entry ? useg_cuda_table.entry((ctx), __VA_ARGS__)                       \
+                           : useg_cuda_missing((ctx), (op_name)))
