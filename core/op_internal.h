@@ -47,3 +47,7 @@ USEG_BACKWARD(gelu);
 USEG_BACKWARD(sum);
 USEG_BACKWARD(mean);
 USEG_BACKWARD(max);
+// core/ops_linalg.c
+USEG_BACKWARD(matmul);
+USEG_BACKWARD(linear);
+USEG_BACKWARD(conv2d);

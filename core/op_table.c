@@ -10,5 +10,6 @@ const useg_op_info useg_op_table[] = {
     OP(ADD, add), OP(SUB, sub), OP(MUL, mul), OP(DIV, div), OP(SCALE, scale), OP(EXP, exp), OP(LOG, log),
     OP(SQRT, sqrt), OP(RSQRT, rsqrt), OP(TANH, tanh), OP(SIGMOID, sigmoid), OP(RELU, relu), OP(GELU, gelu),
     OP(SUM, sum), OP(MEAN, mean), OP(MAX, max),
+    OP(MATMUL, matmul), OP(LINEAR, linear), OP(CONV2D, conv2d),
 };
 _Static_assert(sizeof useg_op_table / sizeof useg_op_table[0] == USEG_OP_COUNT, "every op has a table entry");

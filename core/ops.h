@@ -47,6 +47,9 @@ typedef enum useg_op {
     // core/ops_loss.c: USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS
     // core/ops_index.c: USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT (split is slices)
     // core/ops_interp.c: USEG_OP_INTERPOLATE
+    USEG_OP_MATMUL,
+    USEG_OP_LINEAR,
+    USEG_OP_CONV2D,
     USEG_OP_COUNT
 } useg_op;
 
