@@ -39,11 +39,13 @@
 // How the last two axes (r, c) of x lie in memory: row-major with row stride
 // ld (*transposed false), or column-major with column stride ld (true: the
 // transpose of a row-major c x r matrix). False when neither (a zero stride,
-// no unit stride): the caller copies x. A size-1 axis fits either way.
+// no unit stride): the caller copies x. A size-1 axis fits either way, an
+// empty matrix any way.
 static bool matrix_layout(const useg_tensor *x, bool *transposed, int64_t *ld) {
     int64_t r = x->shape[x->ndim - 2], c = x->shape[x->ndim - 1];
     int64_t sr = x->strides[x->ndim - 2], sc = x->strides[x->ndim - 1];
     int64_t rmin = r > 1 ? r : 1, cmin = c > 1 ? c : 1;
+    if (r == 0 || c == 0) sr = cmin, sc = 1;
     if ((c == 1 || sc == 1) && (r == 1 || sr >= cmin)) {
         *transposed = false;
         *ld = r == 1 ? cmin : sr;

@@ -95,8 +95,9 @@ static const grad_case cases[] = {
     {"conv patches, remainder", case_conv_patch_nobias, 2, {4, 4}, {{1, 2, 5, 7}, {3, 2, 2, 2}}, GRAD_ANY},
 };
 
-// Wrong shapes and dtypes give a status and a message, never a crash.
-static void check_bad_inputs(void) {
+// Wrong shapes and dtypes give a status and a message, never a crash; empty
+// products work.
+static void check_edge_inputs(void) {
     useg_ctx ctx;
     useg_ctx_init(&ctx, NULL);
     useg_tensor *a, *b, *c, *bad_batch, *f64, *x, *w, *w_c, *w_big, *bias_bad, *vec, *out;
@@ -128,10 +129,22 @@ static void check_bad_inputs(void) {
     CHECK_FAILS(&ctx, useg_conv2d(&ctx, x, w, NULL, 0, 1, 0, 0, &out), USEG_ERR_INVALID_ARG); // stride 0
     CHECK_FAILS(&ctx, useg_conv2d(&ctx, x, w, NULL, 1, 1, -1, 0, &out), USEG_ERR_INVALID_ARG); // padding < 0
     CHECK_FAILS(&ctx, useg_conv2d(&ctx, a, w, NULL, 1, 1, 0, 0, &out), USEG_ERR_SHAPE);   // rank 3 input
+    // Empty products are zeros, not errors: K = 0 (either operand transposed) and M = 0.
+    useg_tensor *k0, *k0_t, *m0;
+    CHECK_OK(&ctx, useg_zeros(&ctx, NULL, USEG_F32, 3, (const int64_t[]){2, 3, 0}, &k0));
+    CHECK_OK(&ctx, useg_zeros(&ctx, NULL, USEG_F32, 2, (const int64_t[]){0, 4}, &k0_t));
+    CHECK_OK(&ctx, useg_full(&ctx, NULL, USEG_F32, 2, (const int64_t[]){0, 5}, 1.0, &m0));
+    if (useg_matmul(&ctx, k0, k0_t, false, false, &out) == USEG_OK) {
+        CHECK(out->ndim == 3 && out->shape[0] == 2 && out->shape[1] == 3 && out->shape[2] == 4, "K = 0 shape");
+        for (int64_t i = 0; i < useg_numel(out); i++)
+            CHECK(useg_get_flat(out, i) == 0.0, "K = 0 gives %g", useg_get_flat(out, i));
+    }
+    CHECK_OK(&ctx, useg_matmul(&ctx, k0_t, k0, true, true, &out)); // (4, 0)^T (2, 3, 0)^T -> (2, 4, 3)
+    CHECK_OK(&ctx, useg_matmul(&ctx, m0, b, false, false, &out));  // (0, 5) (5, 6) -> (0, 6)
     useg_ctx_free(&ctx);
 }
 
 int main(void) {
-    check_bad_inputs();
+    check_edge_inputs();
     return gradcheck_run(cases, (int)(sizeof cases / sizeof cases[0]), "gradcheck: matmul, linear, conv2d");
 }
