@@ -61,5 +61,6 @@ static const parity_case cases[] = {
 };
 
 int main(int argc, char **argv) {
-    return torch_parity_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]), "matmul, linear, conv2d vs torch");
+    return torch_parity_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]),
+                             "matmul, linear, conv2d vs torch");
 }
