@@ -309,11 +309,11 @@ static void fill_rows(useg_tensor *out, const useg_tensor *bias) {
 
 useg_status useg_linear(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tensor *bias, useg_tensor **out) {
     USEG_TRY(check_same_dtype(ctx, "linear", x, w));
-    USEG_TRY(check_bias(ctx, "linear", bias, w));
     char sx[96], sw[96];
     if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1])
         return useg_fail(ctx, USEG_ERR_SHAPE, "linear: input %s does not fit weight %s (out, in)",
                          useg_shape_str(x, sx, sizeof sx), useg_shape_str(w, sw, sizeof sw));
+    USEG_TRY(check_bias(ctx, "linear", bias, w));
     int64_t O = w->shape[0], I = w->shape[1];
     useg_tensor *xc, *wc, *bc = NULL;
     USEG_TRY(copy_unless(ctx, x, x->ndim == 2 ? has_matrix_layout(x) : useg_is_contiguous(x), &xc));
