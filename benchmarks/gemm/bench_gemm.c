@@ -2,10 +2,10 @@
 // ViT-S/ViT-B shapes that dominate a forward pass (M x K x N: 197 tokens x
 // 384 -> qkv 1152; 3601 tokens x 768 -> qkv 2304).
 //
-// Each shape: one warm-up call, then samples of enough back-to-back calls to
-// last >= 0.1 s each; the median sample gives the time per call and GFLOP/s
-// = 2 M N K / time. One line per shape, parsed by compare.py, which times
-// NumPy and PyTorch on the same shapes in the same run.
+// Each shape: one warm-up call, then 5 samples of enough back-to-back calls
+// to last >= 0.05 s each; the median sample gives the time per call and
+// GFLOP/s = 2 M N K / time. One line per shape, parsed by compare.py, which
+// times NumPy and PyTorch on the same shapes in the same run.
 //
 // Usage: bench_gemm [MxKxN ...]   (default: all the shapes below)
 #include <stdio.h>
@@ -15,7 +15,8 @@
 #include "context.h"
 #include "gemm.h"
 
-enum { SAMPLES = 7 };
+enum { SAMPLES = 5 };
+static const double min_sample_s = 0.05;
 
 static const int64_t default_shapes[][3] = {
     {256, 256, 256}, {1024, 1024, 1024}, {2048, 2048, 2048}, {197, 384, 1152}, {3601, 768, 2304},
@@ -42,7 +43,7 @@ static useg_status time_gemm(useg_ctx *ctx, int64_t M, int64_t K, int64_t N, dou
     double t0 = now();
     USEG_TRY(GEMM());
     double first = now() - t0;
-    int reps = first > 0.1 ? 1 : (int)(0.1 / (first > 1e-6 ? first : 1e-6)) + 1;
+    int reps = first > min_sample_s ? 1 : (int)(min_sample_s / (first > 1e-6 ? first : 1e-6)) + 1;
     double samples[SAMPLES];
     for (int s = 0; s < SAMPLES; s++) {
         t0 = now();
