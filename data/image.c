@@ -15,7 +15,9 @@
 //   conversions are reproduced where stb's differ: 16-bit grey, which PIL
 //   opens as mode "I" and clips to 255 (stb would keep the high byte).
 //   The IHDR is read here first, to apply the pixel limit before any
-//   allocation and to tell palette from RGB (stb cannot).
+//   allocation and to tell palette from RGB (stb cannot), and the chunk
+//   lengths are checked against the file (png_scan). Unlike PIL, a PNG
+//   must end with its IEND chunk (stb needs it; PIL tolerates its absence).
 // * EXIF orientation: the first APP1 "Exif" segment of a JPEG or the eXIf
 //   chunk of a PNG; IFD0 tag 0x0112, applied like ImageOps.exif_transpose.
 #include "image.h"
@@ -70,19 +72,6 @@ static int tiff_orientation(const uint8_t *t, size_t n) {
 static int exif_orientation(const uint8_t *p, size_t n) {
     if (n >= 6 && !memcmp(p, "Exif\0\0", 6)) return tiff_orientation(p + 6, n - 6);
     return tiff_orientation(p, n);
-}
-
-// The orientation of a PNG's eXIf chunk (1 without one).
-static int png_orientation(const uint8_t *d, size_t n) {
-    size_t pos = 8;
-    while (pos + 12 <= n) {
-        uint32_t len = be32(d + pos);
-        if (len > n - pos - 12) return 1;
-        if (!memcmp(d + pos + 4, "eXIf", 4)) return exif_orientation(d + pos + 8, len);
-        if (!memcmp(d + pos + 4, "IEND", 4)) return 1;
-        pos += 12 + (size_t)len;
-    }
-    return 1;
 }
 
 // dst = src (h, w, c) reoriented as PIL's exif_transpose does for
@@ -241,6 +230,34 @@ static useg_status decode_jpeg(useg_ctx *ctx, const char *name, const uint8_t *d
 
 // --- PNG (stb_image) ---------------------------------------------------------
 
+// Walk the PNG's chunks before stb_image sees them: every chunk must lie
+// within the file up to IEND (stb would first allocate what a lying length
+// claims, up to 4 GiB, and it needs IEND), and the first IDAT must not be
+// empty (stb then does pointer arithmetic on NULL). Finds the eXIf chunk's
+// orientation on the way (1 without one).
+static useg_status png_scan(useg_ctx *ctx, const char *name, const uint8_t *d, size_t n, int *orientation) {
+    bool seen_idat = false;
+    *orientation = 1;
+    for (size_t pos = 8;;) {
+        if (n - pos < 12) return useg_fail(ctx, USEG_ERR_FORMAT, "%s: truncated PNG (no IEND chunk)", name);
+        uint32_t len = be32(d + pos);
+        const uint8_t *type = d + pos + 4;
+        if (len > 0x7fffffffu || len > n - pos - 12)
+            return useg_fail(ctx, USEG_ERR_FORMAT,
+                             "%s: corrupt PNG: the chunk at byte %zu claims %u bytes, past the end of the file "
+                             "(truncated?)",
+                             name, pos, len);
+        if (!memcmp(type, "IDAT", 4)) {
+            if (!seen_idat && len == 0)
+                return useg_fail(ctx, USEG_ERR_FORMAT, "%s: corrupt PNG: empty first IDAT chunk", name);
+            seen_idat = true;
+        }
+        if (!memcmp(type, "eXIf", 4)) *orientation = exif_orientation(d + pos + 8, len);
+        if (!memcmp(type, "IEND", 4)) return USEG_OK;
+        pos += 12 + (size_t)len;
+    }
+}
+
 static useg_status decode_png(useg_ctx *ctx, const char *name, const uint8_t *data, size_t size,
                               const useg_image_options *opt, useg_arena *a, useg_tensor **out) {
     // IHDR is the first chunk: length 13, "IHDR", width, height, depth, colour type.
@@ -257,7 +274,9 @@ static useg_status decode_png(useg_ctx *ctx, const char *name, const uint8_t *da
                          "%s: a label map must be a grey PNG of at most 8 bits, this one has colour type %d, "
                          "%d bits",
                          name, colour, depth);
-    int orientation = opt->exif_transpose ? png_orientation(data, size) : 1;
+    int orientation;
+    USEG_TRY(png_scan(ctx, name, data, size, &orientation));
+    if (!opt->exif_transpose) orientation = 1;
     int iw, ih, comp;
     useg_status st = USEG_OK;
     if (colour == 0 && depth == 16 && !labels) {

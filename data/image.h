@@ -1,7 +1,9 @@
 // Images in and out: decode JPEG and PNG into u8 tensors, write PNG.
 //
 // An image is a contiguous CPU u8 tensor (H, W, C) in the arena the caller
-// names: row-major, channels interleaved, exactly numpy.asarray(pil_image).
+// names (any but ctx->scratch, which the decoder and the preprocessing use
+// for workspaces): row-major, channels interleaved, exactly
+// numpy.asarray(pil_image).
 // Label maps and masks are (H, W). Everything the outside world can do wrong
 // (missing, truncated, corrupt, empty or enormous file, another format)
 // fails with one message that names the file; nothing here exits or aborts.

@@ -1,6 +1,7 @@
 // Image preprocessing: PIL's resize filters, crops, ImageNet normalisation.
 //
-// Images are CPU u8 tensors (H, W, C) or (H, W) as data/image.h makes them.
+// Images are CPU u8 tensors (H, W, C) or (H, W) as data/image.h makes them;
+// results go to the arena the caller names (not ctx->scratch: workspaces).
 // The resize reproduces Pillow's Image.resize (9.4, Debian's python3-pil)
 // bit for bit for 8-bit L and RGB images, which is also what
 // torchvision.transforms.Resize does to a PIL image. Measured: identical on

@@ -19,7 +19,10 @@
 #include <string.h>
 
 enum { MAX_CALL_DEPTH = 8, MAX_WALK_DEPTH = 64, MAX_NAME = 1024 };
-static const int64_t MAX_WALK_VISITS = INT64_C(1) << 22;
+// Real checkpoints hold thousands of tensors; these bounds stop a small
+// pickle that shares one list exponentially often ("billion laughs") from
+// making the walk, or the names it writes, take gigabytes.
+static const int64_t MAX_WALK_VISITS = INT64_C(1) << 20, MAX_NAME_BYTES = INT64_C(1) << 26;
 
 typedef struct vm {
     useg_ctx *ctx;
@@ -509,7 +512,8 @@ static useg_status step(vm *m, bool *done) {
 useg_status useg_pickle_load(useg_ctx *ctx, const char *name, const uint8_t *data, size_t size, useg_arena *a,
                              const useg_pickle_value **root) {
     vm m = {.ctx = ctx, .name = name, .data = data, .size = size, .a = a};
-    useg_status st = USEG_OK;
+    // Allocated up front so that stack + offset is never arithmetic on NULL.
+    useg_status st = grow(&m, (void **)&m.stack, &m.stack_cap, 1, sizeof *m.stack);
     bool done = false;
     while (st == USEG_OK && !done) {
         if (m.pos == m.size) {
@@ -533,7 +537,7 @@ typedef struct walk {
     const char *file;
     useg_arena *a;
     useg_pickle_named *list;
-    int64_t count, cap, visits;
+    int64_t count, cap, visits, name_bytes;
     char name[MAX_NAME + 1];
 } walk;
 
@@ -548,6 +552,9 @@ static useg_status add_tensor(walk *w, const useg_pickle_value *t) {
     }
     char *name;
     size_t len = strlen(w->name);
+    if ((w->name_bytes += (int64_t)len + 1) > MAX_NAME_BYTES)
+        return useg_fail(w->ctx, USEG_ERR_FORMAT, "%s: the tensor names take more than %lld bytes (a hostile pickle?)",
+                         w->file, (long long)MAX_NAME_BYTES);
     USEG_TRY(useg_alloc(w->ctx, w->a, len + 1, (void **)&name));
     memcpy(name, w->name, len + 1);
     w->list[w->count++] = (useg_pickle_named){name, t};
@@ -557,8 +564,9 @@ static useg_status add_tensor(walk *w, const useg_pickle_value *t) {
 static useg_status visit(walk *w, const useg_pickle_value *v, size_t len, int depth) {
     if (++w->visits > MAX_WALK_VISITS || depth > MAX_WALK_DEPTH)
         return useg_fail(w->ctx, USEG_ERR_FORMAT,
-                         "%s: the pickled object graph is deeper than %d or too large to walk (cyclic?)", w->file,
-                         MAX_WALK_DEPTH);
+                         "%s: the pickled object graph is deeper than %d or has more than %lld paths to walk "
+                         "(cyclic?)",
+                         w->file, MAX_WALK_DEPTH, (long long)MAX_WALK_VISITS);
     if (v->kind == USEG_PICKLE_TENSOR) return add_tensor(w, v);
     bool dict = v->kind == USEG_PICKLE_DICT;
     if (!dict && v->kind != USEG_PICKLE_LIST && v->kind != USEG_PICKLE_TUPLE) return USEG_OK;

@@ -91,6 +91,6 @@ typedef struct useg_pickle_named {
 // in pickle order; opaque objects are not entered. The list lives in arena
 // `a`. Fails with USEG_ERR_FORMAT when the tree is deeper than 64, a name is
 // longer than 1024 bytes, or a walk (a cyclic or exponentially shared
-// pickle) would visit more than 2^22 values.
+// pickle) would visit more than 2^20 values or write more than 64 MiB of names.
 useg_status useg_pickle_tensors(useg_ctx *ctx, const char *name, const useg_pickle_value *root, useg_arena *a,
                                 useg_pickle_named **tensors, int64_t *count);

@@ -169,6 +169,18 @@ static void test_bad_png(useg_ctx *ctx) {
     expect_fail(ctx, "at-limit.png", bad, n, NULL, USEG_ERR_FORMAT, "corrupt PNG");
     put_be32(bad + 20, 9448);  // 89,482,008
     expect_fail(ctx, "over-limit.png", bad, n, NULL, USEG_ERR_FORMAT, "over the limit");
+    // Chunk structure: a length past the end of the file (stb would allocate
+    // it), no IEND, an empty first IDAT. The first IDAT starts at byte 33.
+    memcpy(bad, png, n);
+    put_be32(bad + 33, 0x7fff0000);
+    expect_fail(ctx, "lying-length.png", bad, n, NULL, USEG_ERR_FORMAT, "claims 2147418112 bytes, past the end");
+    expect_fail(ctx, "no-iend.png", png, n - 12, NULL, USEG_ERR_FORMAT, "no IEND");
+    unsigned char *empty_idat = malloc(n + 12);
+    memcpy(empty_idat, png, 33);
+    memcpy(empty_idat + 33, "\0\0\0\0IDAT\x35\xaf\x06\x1e", 12);
+    memcpy(empty_idat + 45, png + 33, n - 33);
+    expect_fail(ctx, "empty-idat.png", empty_idat, n + 12, NULL, USEG_ERR_FORMAT, "empty first IDAT");
+    free(empty_idat);
     useg_image_options small = {.max_pixels = 1199};
     expect_fail(ctx, "good.png", png, n, &small, USEG_ERR_FORMAT, "over the limit of 1199 pixels");
     small.max_pixels = 1200;

@@ -286,6 +286,11 @@ def write_all(folder):
     cyc = []
     cyc.append(cyc)
     craft_pth(out("cyclic.pth"), {"loop": cyc, "w": FakeTensor(s4, 0, (4,), (1,))}, [s4])
+    # "Billion laughs": one list shared exponentially often, 2^30 paths to a tensor.
+    laughs = [FakeTensor(s4, 0, (4,), (1,))]
+    for _ in range(30):
+        laughs = [laughs, laughs]
+    craft_pth(out("laughs.pth"), {"x": laughs}, [s4])
     # A pickle with a persistent id that is not a storage.
     class OtherPid(pickle.Pickler):
         def persistent_id(self, obj):
