@@ -7,8 +7,11 @@
 #include "vit.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "checkpoint.h"
+#include "dino_names.h"
 #include "ops.h"
 
 static const double LN_EPS = 1e-6;
@@ -71,6 +74,65 @@ useg_status useg_vit_init_random(useg_ctx *ctx, const useg_vit_config *cfg, useg
         }
     }
     return USEG_OK;
+}
+
+// Tensor "blocks.<l>.<name>" (or "<name>" when l < 0) of `shape` from the checkpoint.
+static useg_status load_tensor(useg_ctx *ctx, const useg_checkpoint *ck, const useg_dino_arch *arch, int l,
+                               const char *name, int ndim, const int64_t *shape, useg_tensor **out) {
+    char full[128];
+    if (l >= 0) snprintf(full, sizeof full, "blocks.%d.%s", l, name);
+    else snprintf(full, sizeof full, "%s", name);
+    return useg_dino_get(ctx, ck, arch, full, ndim, shape, out);
+}
+
+static useg_status load_weights(useg_ctx *ctx, const useg_checkpoint *ck, const useg_dino_arch *arch, useg_vit *vit) {
+    const int64_t C = arch->embed_dim, M = arch->mlp_hidden, P = arch->patch_size, T = arch->pos_tokens;
+    if (arch->depth < 1 || arch->depth > USEG_VIT_MAX_DEPTH)
+        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: %lld blocks, useg supports 1..%d", ck->name,
+                         (long long)arch->depth, USEG_VIT_MAX_DEPTH);
+    memset(vit, 0, sizeof *vit);
+    vit->cfg = (useg_vit_config){.patch = (int)P, .dim = (int)C, .depth = (int)arch->depth, .heads = (int)arch->heads,
+                                 .mlp_hidden = (int)M, .pos_grid = (int)arch->pos_grid,
+                                 .n_registers = (int)arch->num_registers, .layer_scale = arch->layerscale};
+    USEG_TRY(load_tensor(ctx, ck, arch, -1, "patch_embed.proj.weight", 4, (int64_t[]){C, 3, P, P}, &vit->patch_w));
+    USEG_TRY(load_tensor(ctx, ck, arch, -1, "patch_embed.proj.bias", 1, (int64_t[]){C}, &vit->patch_b));
+    USEG_TRY(load_tensor(ctx, ck, arch, -1, "cls_token", 3, (int64_t[]){1, 1, C}, &vit->cls_token));
+    USEG_TRY(load_tensor(ctx, ck, arch, -1, "pos_embed", 3, (int64_t[]){1, T, C}, &vit->pos_embed));
+    if (arch->num_registers)
+        USEG_TRY(load_tensor(ctx, ck, arch, -1, "register_tokens", 3, (int64_t[]){1, arch->num_registers, C},
+                             &vit->register_tokens));
+    USEG_TRY(load_tensor(ctx, ck, arch, -1, "norm.weight", 1, (int64_t[]){C}, &vit->norm_w));
+    USEG_TRY(load_tensor(ctx, ck, arch, -1, "norm.bias", 1, (int64_t[]){C}, &vit->norm_b));
+    for (int l = 0; l < arch->depth; l++) {
+        useg_vit_block *b = &vit->blocks[l];
+        const struct {
+            const char *name;
+            int ndim;
+            int64_t shape[2];
+            useg_tensor **dst;
+        } t[] = {
+            {"norm1.weight", 1, {C}, &b->norm1_w},      {"norm1.bias", 1, {C}, &b->norm1_b},
+            {"attn.qkv.weight", 2, {3 * C, C}, &b->qkv_w}, {"attn.qkv.bias", 1, {3 * C}, &b->qkv_b},
+            {"attn.proj.weight", 2, {C, C}, &b->proj_w}, {"attn.proj.bias", 1, {C}, &b->proj_b},
+            {"norm2.weight", 1, {C}, &b->norm2_w},      {"norm2.bias", 1, {C}, &b->norm2_b},
+            {"mlp.fc1.weight", 2, {M, C}, &b->fc1_w},   {"mlp.fc1.bias", 1, {M}, &b->fc1_b},
+            {"mlp.fc2.weight", 2, {C, M}, &b->fc2_w},   {"mlp.fc2.bias", 1, {C}, &b->fc2_b},
+            {"ls1.gamma", 1, {C}, &b->ls1},             {"ls2.gamma", 1, {C}, &b->ls2},
+        };
+        int n = (int)(sizeof t / sizeof t[0]) - (arch->layerscale ? 0 : 2);
+        for (int i = 0; i < n; i++) USEG_TRY(load_tensor(ctx, ck, arch, l, t[i].name, t[i].ndim, t[i].shape, t[i].dst));
+    }
+    return USEG_OK;
+}
+
+useg_status useg_vit_load(useg_ctx *ctx, const char *path, useg_vit *vit) {
+    useg_checkpoint ck;
+    USEG_TRY(useg_checkpoint_open(ctx, path, NULL, &ck));
+    useg_dino_arch arch;
+    useg_status st = useg_dino_detect(ctx, &ck, &arch);
+    if (st == USEG_OK) st = load_weights(ctx, &ck, &arch, vit);
+    useg_checkpoint_close(&ck);
+    return st;
 }
 
 useg_status useg_vit_pos_embed(useg_ctx *ctx, const useg_vit *vit, int64_t h, int64_t w, useg_tensor **out) {

@@ -68,6 +68,13 @@ typedef struct useg_vit {
 // LayerScale). Returns false for an unknown name or patch.
 bool useg_vit_config_named(const char *name, int patch, useg_vit_config *cfg);
 
+// Load a DINO / DINOv2 backbone from a .pth or .safetensors checkpoint, with
+// any prefix models/dino_names.h knows (released backbones, training
+// checkpoints, DDP state dicts). The architecture is read from the tensor
+// shapes; weights go to ctx->params as f32. Fails with the checkpoint's
+// status and a message naming the file and the tensor.
+useg_status useg_vit_load(useg_ctx *ctx, const char *path, useg_vit *vit);
+
 // Allocate every weight in ctx->params with timm-style random values from
 // ctx->rng (for tests and benchmarks; real use loads a checkpoint).
 useg_status useg_vit_init_random(useg_ctx *ctx, const useg_vit_config *cfg, useg_vit *vit);

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch reference for the ViT parity test (tests/models/test_vit.c).
 
-Usage: vit_reference.py OUT_DIR [SHARED_DATA_DIR]
+Usage: vit_reference.py TEST_BINARY SHARED_DATA_DIR
+
+Writes the references below into a temporary folder, runs TEST_BINARY on it
+and exits with its status.
 
 Builds DINO v1 and DINOv2 Vision Transformers in PyTorch (written here from
 the architecture in PAPERS.md 1.1, not imported from the DINO repositories),
@@ -21,10 +24,11 @@ NAME MODEL ARCH PATCH SIZE BATCH.
 Exits 77 (skip) when torch is missing.
 """
 import json
-import math
 import os
 import struct
+import subprocess
 import sys
+import tempfile
 
 try:
     import numpy as np
@@ -193,11 +197,15 @@ MODELS = {
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) != 3:
         print(__doc__)
         return 2
-    out = sys.argv[1]
-    shared = sys.argv[2] if len(sys.argv) == 3 else None
+    with tempfile.TemporaryDirectory() as out:
+        write_references(out, sys.argv[2])
+        return subprocess.call([sys.argv[1], out])
+
+
+def write_references(out, shared):
     torch.set_num_threads(2)
     with open(os.path.join(out, "cases.txt"), "w") as listing:
         for i, (model_name, (arch, dim, heads, patch, grid, v2, regs, sizes)) in enumerate(MODELS.items()):
@@ -221,7 +229,6 @@ def main():
                 for tap, t in taps.items():
                     np.save(os.path.join(out, f"{name}.{tap}.npy"), np.array(t.numpy(), order="C"))
                 listing.write(f"{name} {model_name} {arch} {patch} {size} {batch}\n")
-    return 0
 
 
 if __name__ == "__main__":
