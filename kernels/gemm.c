@@ -2,38 +2,42 @@
 // chosen before OpenBLAS's constructor runs (see gemm.h).
 //
 // The choice, measured on this machine (2 cores of a KVM Xeon with AVX-512 and
-// AMX, Debian OpenBLAS 0.3.21 pthread build, f32, medians; GFLOP/s at
-// 256^3 / 1024^3 / 2048^3 / 197x384x1152 / 3601x768x2304, M x K x N):
+// AMX, Debian OpenBLAS 0.3.21 pthread build, f32 row-major cblas_sgemm
+// through dlopen, median of 5-20 timed runs, on an idle machine: load 0.35).
+// GFLOP/s at 256^3 / 1024^3 / 2048^3 / 197x384x1152 / 3601x768x2304 (M x K x N):
 //   OpenBLAS SkylakeX     213 / 283 / 303 / 247 / 304
-//   OpenBLAS Cooperlake   140 / 227 / 292 / 238 / 289  (same AVX-512 sgemm,
-//                         slower at small sizes; 0.3.21 has no SapphireRapids)
-//   OpenBLAS Haswell      142 / 192 / 199 / 176 / 192  (AVX2)
-//   OpenBLAS Prescott      72 /  75 /  25             (the generic fallback)
-//   BLIS 0.9.0 (Debian)   1 thread ~100; 2 threads 0.7-2 / 21-190 / 197 /
-//                         166 / 199: Debian's build has no skx config, so it
-//                         runs its AVX2 haswell kernels, and its 2-thread
-//                         runs of small products stall.
-// SkylakeX wins everywhere; at ~300 GFLOP/s on 2 cores it is ~90% of the
-// AVX-512 FMA peak, so a micro-kernel of our own has nothing left to win.
-// Other engineers' jobs share these 2 cores: repeat runs of the table vary
-// by up to 2x, which is why benchmarks/gemm/ times useg and its peers in the
-// same run.
+//   OpenBLAS Cooperlake   140 / 227 / 292 / 238 / 289  (0.3.21 has no
+//                                                        SapphireRapids)
+//   OpenBLAS Haswell      142 / 192 / 199 / 176 / 192  (AVX2 kernels)
+//   OpenBLAS Prescott      72 /  75 /  25 /  -  /  -   (the generic fallback)
+//   BLIS 0.9.0 (Debian)   ~100 at every size on 1 thread; on 2 threads
+//                         1-2 / 21-190 / 197 / 166 / 199 (best of 3 runs):
+//                         Debian builds no skx configuration, so BLIS runs
+//                         its AVX2 haswell kernels, and its 2-thread small
+//                         products stall.
+// SkylakeX is the fastest at every size; at ~300 GFLOP/s on 2 cores it is
+// ~90% of the AVX-512 FMA peak, so a micro-kernel of our own has nothing to
+// win. When other jobs share the 2 cores (load 3-5, most of the time here)
+// every library, NumPy and PyTorch included, falls to 60-100 GFLOP/s, which
+// is why benchmarks/gemm/ interleaves useg and its peers in one run.
 //
 // The core type. When the user set OPENBLAS_CORETYPE it is kept. Otherwise,
 // on a CPU with the Skylake-X AVX-512 subset, OPENBLAS_CORETYPE=SkylakeX is
 // set just around our dlopen (and removed again, so child processes see the
 // environment the user gave). 0.3.21 detects SkylakeX by itself on this VM
 // (it reports family 6 model 167), but not on hosts whose CPU model it does
-// not know, where it drops to a slow fallback (~30 GFLOP/s was measured on
-// such a host; the Prescott row above): forcing it costs nothing here and
-// saves those.
+// not know, where it drops to a slow fallback (the issue reports ~30 GFLOP/s
+// on such a host; the Prescott row above is that fallback here): forcing it
+// costs nothing here and saves those.
 //
 // A process that already has OpenBLAS (say, LAPACKE linked into the program)
 // ran OpenBLAS's constructor before ours, with whatever core type it found.
 // If that is the one we want, useg shares that copy. If not, useg loads a
 // private copy of the library with dlmopen into a link-map namespace of its
 // own, whose constructor sees our core type; the two copies then keep a
-// thread pool each (idle unless called). If dlmopen fails, useg uses the
+// thread pool each (idle unless called). Measured at 2048^3 in one loaded
+// minute: a preloaded Prescott copy 38 GFLOP/s, the private SkylakeX copy
+// 150, a plain first load 147. If dlmopen fails, useg uses the
 // process's copy: correct, but at that copy's (slower) speed, and
 // useg_gemm_backend() says so.
 //
