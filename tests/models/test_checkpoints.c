@@ -283,22 +283,24 @@ static void test_bad_files(useg_ctx *ctx) {
     }
 
     // Missing and mis-shaped tensors.
-    CHECK_OK(ctx, useg_checkpoint_open(ctx, in_dir("plain.pth"), NULL, &ck));
+    // plain.pth stays open to the end: its archive directory locates the bytes damaged below.
+    useg_checkpoint plain;
+    CHECK_OK(ctx, useg_checkpoint_open(ctx, in_dir("plain.pth"), NULL, &plain));
     if (ctx->status) return;
     int64_t wrong[4] = {4, 3, 2, 3};
-    expect(ctx, useg_checkpoint_get(ctx, &ck, "nope", 0, NULL, &t), USEG_ERR_FORMAT, "no tensor 'nope'", NULL);
-    expect(ctx, useg_checkpoint_get(ctx, &ck, "conv.weight", 4, wrong, &t), USEG_ERR_SHAPE,
+    expect(ctx, useg_checkpoint_get(ctx, &plain, "nope", 0, NULL, &t), USEG_ERR_FORMAT, "no tensor 'nope'", NULL);
+    expect(ctx, useg_checkpoint_get(ctx, &plain, "conv.weight", 4, wrong, &t), USEG_ERR_SHAPE,
            "'conv.weight' has shape (4, 3, 2, 2), expected (4, 3, 2, 3)", NULL);
-    expect(ctx, useg_checkpoint_get(ctx, &ck, "conv.weight", 2, wrong, &t), USEG_ERR_SHAPE, "expected (4, 3)", NULL);
+    expect(ctx, useg_checkpoint_get(ctx, &plain, "conv.weight", 2, wrong, &t), USEG_ERR_SHAPE, "expected (4, 3)", NULL);
 
     // Byte-level damage to plain.pth, in memory.
     size_t n;
     uint8_t *good = read_file(in_dir("plain.pth"), &n), *bad = malloc(n);
     const useg_zip_entry *pkl = NULL, *storage = NULL;
-    for (int64_t i = 0; i < ck.zip.count; i++) {
-        const char *name = ck.zip.entries[i].name;
-        if (strstr(name, "/data.pkl")) pkl = &ck.zip.entries[i];
-        if (strstr(name, "/data/0")) storage = &ck.zip.entries[i];
+    for (int64_t i = 0; i < plain.zip.count; i++) {
+        const char *name = plain.zip.entries[i].name;
+        if (strstr(name, "/data.pkl")) pkl = &plain.zip.entries[i];
+        if (strstr(name, "/data/0")) storage = &plain.zip.entries[i];
     }
     CHECK(pkl && storage, "plain.pth has data.pkl and data/0");
     useg_checkpoint_options opt = {0};
@@ -342,6 +344,7 @@ static void test_bad_files(useg_ctx *ctx) {
 #endif
     free(bad);
     free(good);
+    useg_checkpoint_close(&plain);
     useg_step_end(ctx);
 }
 
