@@ -29,6 +29,7 @@
 #include <limits.h>
 
 #include "cuda_common.cuh"
+#include "index_math.cuh"
 
 constexpr int THREADS = 256;
 static_assert(THREADS % WARP == 0 && THREADS <= 1024, "whole warps, one block");
@@ -107,12 +108,8 @@ extern "C" useg_status useg_gather_cuda(useg_ctx *ctx, const useg_tensor *x, int
                                         useg_tensor *out) {
     int64_t n = useg_numel(out);
     if (n == 0) return USEG_OK;
-    int64_t xs[USEG_MAX_DIMS];
-    memcpy(xs, x->strides, sizeof xs);
-    xs[axis] = 0;
     strided3 s;
-    const int64_t *strides[3] = {out->strides, index->strides, xs};
-    strided3_init(&s, out->ndim, out->shape, 3, strides);
+    gather_operands(out, index, x, axis, &s);
     cudaStream_t st = useg_stream(ctx);
     unsigned grid = grid_for(n, THREADS);
     const int64_t *I = (const int64_t *)index->data;
@@ -215,16 +212,6 @@ static useg_status scatter_sorted(useg_ctx *ctx, T *dx, const T *g, const int64_
     return s;
 }
 
-// Whether index is index_select's: one contiguous row of n entries along
-// `axis`, repeated (stride 0) over the other axes, which g shares with dx.
-static bool is_select_index(const useg_tensor *index, int axis, const useg_tensor *dx) {
-    if (index->strides[axis] != 1 && index->shape[axis] != 1) return false;
-    for (int d = 0; d < index->ndim; d++)
-        if (d != axis && ((index->shape[d] != 1 && index->strides[d] != 0) || index->shape[d] != dx->shape[d]))
-            return false;
-    return true;
-}
-
 extern "C" useg_status useg_scatter_add_cuda(useg_ctx *ctx, useg_tensor *dx, int axis, const useg_tensor *index,
                                              const useg_tensor *g) {
     USEG_TRY(useg_cuda_float_dtype(ctx, "gather backward", dx->dtype));
@@ -238,14 +225,8 @@ extern "C" useg_status useg_scatter_add_cuda(useg_ctx *ctx, useg_tensor *dx, int
                                      size, inner, n);
         });
     }
-    // Columns: g's shape and the three operands' strides without the axis.
-    int64_t shape[USEG_MAX_DIMS], gs[USEG_MAX_DIMS], is[USEG_MAX_DIMS], ds[USEG_MAX_DIMS];
-    int nd = 0;
-    for (int d = 0; d < g->ndim; d++)
-        if (d != axis) shape[nd] = g->shape[d], gs[nd] = g->strides[d], is[nd] = index->strides[d], ds[nd++] = dx->strides[d];
     strided3 cols;
-    const int64_t *strides[3] = {gs, is, ds};
-    strided3_init(&cols, nd, shape, 3, strides);
+    scatter_columns(g, index, dx, axis, &cols);
     USEG_CUDA_DISPATCH(ctx, "gather backward", dx->dtype, T, {
         scatter_columns_kernel<T><<<grid_for(n_cols, THREADS), THREADS, 0, useg_stream(ctx)>>>(
             (T *)dx->data, (const T *)g->data, (const int64_t *)index->data, cols, n_cols, n, g->strides[axis],
