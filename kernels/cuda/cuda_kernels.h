@@ -3,20 +3,22 @@
 // Every launcher runs on the context's stream (ctx->cuda->stream, set up by
 // useg_cuda_init), checks its launch, and returns a status: USEG_ERR_DEVICE
 // for a CUDA error, USEG_ERR_SHAPE for a dtype or size it cannot take. They
-// do not synchronise: results are ready in stream order, and an asynchronous
-// fault surfaces at the next checked call. Workspaces come from the device
-// scratch arena and are rewound before returning. Pointers are device
-// pointers; `dt` is the storage dtype (f32, f16 or bf16; f16/bf16 are
-// computed in f32). Nothing here uses float atomics: every result is the same
-// bit for bit from run to run.
+// do not synchronise (but useg_find_bad_index_cuda, which reads its answer
+// back): results are ready in stream order, and an asynchronous fault
+// surfaces at the next checked call. Workspaces come from the device scratch
+// arena and are rewound before returning, except where a launcher takes its
+// CPU twin's workspace argument. Tensors and pointers are on the device;
+// storage dtypes are f32, f16 or bf16, computed in f32. Nothing here uses
+// float atomics: every result is the same bit for bit from run to run.
 //
 // Two kinds of launcher:
-//  - tensor-level ones (elementwise.cu, reduce.cu) are the entries of the CUDA
-//    table (core/device.h) and take the same tensors as the CPU kernels of the
-//    op in core/ops_*.c;
-//  - raw-pointer ones for the ops whose CPU kernels live in other files. Each
-//    says which CPU reference it must match (PyTorch semantics as in ops.h);
-//    the op layer wraps it when the op gains its CUDA route.
+//  - tensor-level ones are the entries of the CUDA table (core/device.h):
+//    each is the `_cuda` twin of a CPU kernel of core/ops_*.c (or
+//    kernels/attention.h), with its arguments, named after it;
+//  - raw-pointer ones (GEMM, convolution, the losses' full sum) for the ops
+//    whose CPU side lives elsewhere. Each says which CPU reference it must
+//    match (PyTorch semantics as in ops.h); the op layer wraps it when the op
+//    gains its CUDA route.
 #pragma once
 
 #include <stdbool.h>

@@ -205,8 +205,8 @@ extern "C" useg_status useg_max_cuda(useg_ctx *ctx, const useg_tensor *x, int ax
     USEG_CUDA_DISPATCH(ctx, "max", x->dtype, T, {
         T *v = values ? (T *)values->data : NULL;
         int64_t *ix = (int64_t *)indices->data;
-        if (inner == 1 && size >= WARP) {
-            const int rows_per_block = MAX_THREADS / WARP;
+        const int rows_per_block = MAX_THREADS / WARP;
+        if (inner == 1 && size >= WARP && CEIL_DIV(outer, (int64_t)rows_per_block) <= INT_MAX) { // a block per 8 rows
             max_rows_kernel<T><<<(unsigned)CEIL_DIV(outer, rows_per_block), MAX_THREADS, 0, st>>>(
                 v, ix, (const T *)x->data, outer, size);
         } else {
