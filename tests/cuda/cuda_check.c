@@ -223,7 +223,7 @@ static useg_status backward_weighted(useg_ctx *ctx, useg_tensor *out, useg_tenso
 }
 
 bool op_parity(useg_ctx *ctx, const char *what, useg_dtype dt, parity_fn fn, const void *arg, int n_in,
-               const parity_input *in, useg_tensor *aux, double tol, parity *p) {
+               const parity_input *in, useg_tensor *aux, double tol, double grad_scale, parity *p) {
     USEG_ASSERT(n_in <= PARITY_MAX_IN, "op_parity: %d inputs", n_in);
     if (!cpu_ctx_ready) useg_ctx_init(&cpu_ctx, &(useg_ctx_options){.seed = 1});
     else useg_step_end(&cpu_ctx);
@@ -246,7 +246,7 @@ bool op_parity(useg_ctx *ctx, const char *what, useg_dtype dt, parity_fn fn, con
     if (st == USEG_OK && grad && p->cpu_out->dtype == USEG_F64) {
         int64_t n = useg_numel(p->cpu_out);
         double *v = host_doubles(ctx, n ? n : 1);
-        host_random(ctx, dt, n, -1, 1, v);
+        host_random(ctx, dt, n, -grad_scale, grad_scale, v);
         parity_input wi = {.ndim = p->cpu_out->ndim, .constant = true};
         memcpy(wi.shape, p->cpu_out->shape, sizeof wi.shape);
         gpu_w = leaf(ctx, true, dt, &wi, v);

@@ -110,7 +110,9 @@ typedef struct parity {
 // tensor, copied to the GPU). CHECKs that both succeed, that the GPU's output
 // lives on the GPU and matches the CPU's within tol, and -- when the output
 // is a float and an input requires a gradient -- that the gradients of
-// sum(out * w), w random and the same on both, match within 2 tol. Returns
-// whether both runs succeeded (p is then filled).
+// sum(out * w), w uniform in [-grad_scale, grad_scale) and the same on both,
+// match within 2 tol. A mean over many elements takes a grad_scale about
+// their count (loss scaling), so its f16 gradients do not sink into
+// subnormals. Returns whether both runs succeeded (p is then filled).
 bool op_parity(useg_ctx *ctx, const char *what, useg_dtype dt, parity_fn fn, const void *arg, int n_in,
-               const parity_input *in, useg_tensor *aux, double tol, parity *p);
+               const parity_input *in, useg_tensor *aux, double tol, double grad_scale, parity *p);

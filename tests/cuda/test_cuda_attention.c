@@ -65,7 +65,7 @@ static void test_attention(useg_ctx *ctx) {
                          (long long)ac->H, (long long)ac->Nq, (long long)ac->Nk, (long long)D, useg_dtype_name(dt));
                 parity p;
                 double tol = cuda_tol(dt);
-                if (!op_parity(ctx, what, dt, attn_fn, &arg, 3, in, NULL, tol, &p)) {
+                if (!op_parity(ctx, what, dt, attn_fn, &arg, 3, in, NULL, tol, 1.0, &p)) {
                     useg_step_end(ctx);
                     continue;
                 }

@@ -75,7 +75,7 @@ static void test_gather(useg_ctx *ctx) {
             char what[128];
             snprintf(what, sizeof what, "%s case %zu %s", ic->select ? "index_select" : "gather", c, useg_dtype_name(dt));
             parity p;
-            if (!op_parity(ctx, what, dt, index_fn, &arg, 1, &in, index, cuda_tol(dt), &p)) {
+            if (!op_parity(ctx, what, dt, index_fn, &arg, 1, &in, index, cuda_tol(dt), 1.0, &p)) {
                 useg_step_end(ctx);
                 continue;
             }
@@ -191,7 +191,7 @@ static void test_concat(useg_ctx *ctx) {
                 char what[96];
                 snprintf(what, sizeof what, "concat of %d along %d %s", counts[c], axis, useg_dtype_name(dt));
                 parity p;
-                op_parity(ctx, what, dt, concat_fn, &arg, PARITY_MAX_IN, in, NULL, cuda_tol(dt), &p);
+                op_parity(ctx, what, dt, concat_fn, &arg, PARITY_MAX_IN, in, NULL, cuda_tol(dt), 1.0, &p);
                 useg_step_end(ctx);
             }
 }

@@ -70,7 +70,7 @@ static void test_interpolate(useg_ctx *ctx) {
                          useg_dtype_name(dt));
                 parity p;
                 double tol = cuda_tol(dt);
-                if (!op_parity(ctx, what, dt, interp_fn, &arg, 1, &in, NULL, tol, &p)) {
+                if (!op_parity(ctx, what, dt, interp_fn, &arg, 1, &in, NULL, tol, 1.0, &p)) {
                     useg_step_end(ctx);
                     continue;
                 }

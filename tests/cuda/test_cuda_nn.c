@@ -69,7 +69,7 @@ static void test_softmax(useg_ctx *ctx) {
                 snprintf(what, sizeof what, "%s case %zu %s", is_log ? "log_softmax" : "softmax", c, useg_dtype_name(dt));
                 parity p;
                 double tol = cuda_tol(dt);
-                if (!op_parity(ctx, what, dt, softmax_fn, &arg, 1, &in, NULL, tol, &p)) {
+                if (!op_parity(ctx, what, dt, softmax_fn, &arg, 1, &in, NULL, tol, 1.0, &p)) {
                     useg_step_end(ctx);
                     continue;
                 }
@@ -132,7 +132,7 @@ static void test_layer_norm(useg_ctx *ctx) {
                          arg.bias ? " bias" : "", useg_dtype_name(dt));
                 parity p;
                 double tol = cuda_tol(dt);
-                if (!op_parity(ctx, what, dt, ln_fn, &arg, 3, in, NULL, tol, &p)) {
+                if (!op_parity(ctx, what, dt, ln_fn, &arg, 3, in, NULL, tol, 1.0, &p)) {
                     useg_step_end(ctx);
                     continue;
                 }
