@@ -74,3 +74,7 @@ USEG_BACKWARD(focal_loss);
 USEG_BACKWARD(dice_loss);
 // core/ops_attention.c
 USEG_BACKWARD(attention);
+// core/ops_linalg.c
+USEG_BACKWARD(matmul);
+USEG_BACKWARD(linear);
+USEG_BACKWARD(conv2d);

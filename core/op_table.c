@@ -16,5 +16,6 @@ const useg_op_info useg_op_table[] = {
     OP(CROSS_ENTROPY, cross_entropy), OP(BCE_WITH_LOGITS, bce_with_logits), OP(FOCAL_LOSS, focal_loss),
     OP(DICE_LOSS, dice_loss),
     OP(ATTENTION, attention),
+    OP(MATMUL, matmul), OP(LINEAR, linear), OP(CONV2D, conv2d),
 };
 _Static_assert(sizeof useg_op_table / sizeof useg_op_table[0] == USEG_OP_COUNT, "every op has a table entry");

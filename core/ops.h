@@ -39,9 +39,8 @@ typedef enum useg_op {
     USEG_OP_SUM,
     USEG_OP_MEAN,
     USEG_OP_MAX,
-    // Ops below are added by the files named; each adds its enum entries,
-    // its backward to op_internal.h and its table entry to op_table.c.
-    // core/ops_linalg.c: USEG_OP_MATMUL, USEG_OP_LINEAR, USEG_OP_CONV2D
+    // A new op adds its enum entry here, its backward to op_internal.h and
+    // its table entry to op_table.c.
     // core/ops_index.c (split is slices)
     USEG_OP_CONCAT, USEG_OP_GATHER, USEG_OP_INDEX_SELECT,
     // core/ops_interp.c
@@ -52,6 +51,8 @@ typedef enum useg_op {
     USEG_OP_CROSS_ENTROPY, USEG_OP_BCE_WITH_LOGITS, USEG_OP_FOCAL_LOSS, USEG_OP_DICE_LOSS,
     // core/ops_attention.c
     USEG_OP_ATTENTION,
+    // core/ops_linalg.c
+    USEG_OP_MATMUL, USEG_OP_LINEAR, USEG_OP_CONV2D,
     USEG_OP_COUNT
 } useg_op;
 

@@ -254,15 +254,20 @@ static useg_status decode_masks(useg_ctx *ctx, const char *path, const char *kin
 }
 
 // The fields every annotation or result has: image and category references.
+// With `clusters`, category_id is a cluster id >= 0, not a category of meta.
 static useg_status read_refs(useg_ctx *ctx, const json_t *o, const char *where, const useg_coco *meta,
-                             useg_coco_ann *a) {
+                             bool clusters, useg_coco_ann *a) {
     USEG_TRY(useg_json_int(ctx, o, "image_id", where, &a->image_id));
     USEG_TRY(useg_json_int(ctx, o, "category_id", where, &a->category_id));
-    int64_t im = useg_coco_image_index(meta, a->image_id), cat = useg_coco_category_index(meta, a->category_id);
+    int64_t im = useg_coco_image_index(meta, a->image_id);
+    int64_t cat = clusters ? 0 : useg_coco_category_index(meta, a->category_id);
     if (im < 0) return useg_fail(ctx, USEG_ERR_FORMAT, "%s: image_id %lld is not in the ground truth", where,
                                  (long long)a->image_id);
     if (cat < 0) return useg_fail(ctx, USEG_ERR_FORMAT, "%s: category_id %lld is not in the ground truth", where,
                                   (long long)a->category_id);
+    if (clusters && (a->category_id < 0 || a->category_id > INT32_MAX))
+        return useg_fail(ctx, USEG_ERR_FORMAT, "%s: cluster id %lld is not in 0..%d", where,
+                         (long long)a->category_id, INT32_MAX);
     a->image = (uint32_t)im;
     a->category = (uint32_t)cat;
     return USEG_OK;
@@ -290,7 +295,7 @@ static useg_status load_annotations(useg_ctx *ctx, const char *path, const json_
         }
         bool has_area = false, has_bbox = json_object_get(o, "bbox") != NULL;
         if ((st = useg_json_int(ctx, o, "id", where, &a->id)) != USEG_OK) break;
-        if ((st = read_refs(ctx, o, where, c, a)) != USEG_OK) break;
+        if ((st = read_refs(ctx, o, where, c, false, a)) != USEG_OK) break;
         if ((st = useg_json_bool_opt(ctx, o, "iscrowd", where, &a->iscrowd)) != USEG_OK) break;
         if ((st = useg_json_number_opt(ctx, o, "area", where, &a->area, &has_area)) != USEG_OK) break;
         if (has_bbox && (st = useg_json_numbers(ctx, json_object_get(o, "bbox"), 4, "bbox", where, a->bbox)) != USEG_OK)
@@ -333,8 +338,8 @@ useg_status useg_coco_load(useg_ctx *ctx, const char *path, bool masks, useg_coc
     return st;
 }
 
-useg_status useg_coco_load_results(useg_ctx *ctx, const char *path, const useg_coco *gt, bool masks,
-                                   useg_coco *out) {
+static useg_status load_results(useg_ctx *ctx, const char *path, const useg_coco *gt, bool masks, bool clusters,
+                                useg_coco *out) {
     *out = (useg_coco){.images = gt->images, .n_images = gt->n_images, .cats = gt->cats, .n_cats = gt->n_cats,
                        .image_by_id = gt->image_by_id, .cat_by_id = gt->cat_by_id, .meta_borrowed = true};
     json_t *root;
@@ -366,7 +371,7 @@ useg_status useg_coco_load_results(useg_ctx *ctx, const char *path, const useg_c
             break;
         }
         a->id = (int64_t)i + 1;
-        if ((st = read_refs(ctx, o, where, gt, a)) != USEG_OK) break;
+        if ((st = read_refs(ctx, o, where, gt, clusters, a)) != USEG_OK) break;
         if ((st = useg_json_number(ctx, o, "score", where, &a->score)) != USEG_OK) break;
         if (!isfinite(a->score)) {
             st = useg_fail(ctx, USEG_ERR_FORMAT, "%s: score is not finite", where);
@@ -408,6 +413,16 @@ useg_status useg_coco_load_results(useg_ctx *ctx, const char *path, const useg_c
     json_decref(root);
     if (st != USEG_OK) useg_coco_free(out);
     return st;
+}
+
+useg_status useg_coco_load_results(useg_ctx *ctx, const char *path, const useg_coco *gt, bool masks,
+                                   useg_coco *out) {
+    return load_results(ctx, path, gt, masks, false, out);
+}
+
+useg_status useg_coco_load_cluster_results(useg_ctx *ctx, const char *path, const useg_coco *gt, bool masks,
+                                           useg_coco *out) {
+    return load_results(ctx, path, gt, masks, true, out);
 }
 
 useg_status useg_coco_write_results(useg_ctx *ctx, const char *path, const useg_coco_ann *anns, size_t n) {

@@ -70,6 +70,12 @@ useg_status useg_coco_load(useg_ctx *ctx, const char *path, bool masks, useg_coc
 // array gives zero detections.
 useg_status useg_coco_load_results(useg_ctx *ctx, const char *path, const useg_coco *gt, bool masks,
                                    useg_coco *out);
+// The same for results whose category_id is a cluster id (>= 0) of an
+// unsupervised detector rather than a category of gt: each annotation keeps
+// it in category_id, with category 0, until a mapping relabels it
+// (useg_vote_relabel_detections in vote.h).
+useg_status useg_coco_load_cluster_results(useg_ctx *ctx, const char *path, const useg_coco *gt, bool masks,
+                                           useg_coco *out);
 // Write detections as a results file (compressed-RLE masks where has_mask).
 useg_status useg_coco_write_results(useg_ctx *ctx, const char *path, const useg_coco_ann *anns, size_t n);
 void useg_coco_free(useg_coco *c);

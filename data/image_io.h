@@ -1,7 +1,8 @@
-// Reading label images: single-channel PNG label maps (8- or 16-bit) and
-// COCO panoptic RGB PNGs, where a pixel's segment id is R + 256 G + 256^2 B.
-// Decoding is stb_image's; a file of the wrong kind (a colour image where
-// labels are expected, say) is refused rather than silently converted.
+// Label images for evaluation, as plain heap arrays: single-channel PNG label
+// maps (8- or 16-bit) and COCO panoptic RGB PNGs, where a pixel's segment id
+// is R + 256 G + 256^2 B. Decoding is data/image.h's; a file of the wrong kind
+// (a colour image where labels are expected, say) is refused rather than
+// silently converted.
 #pragma once
 
 #include <stdint.h>

@@ -41,16 +41,20 @@ void useg_semantic_result_free(useg_semantic_result *r) {
     *r = (useg_semantic_result){0};
 }
 
+void useg_majority_mapping(const useg_confusion *c, int64_t *class_of_cluster) {
+    for (int64_t k = 0; k < c->n_clusters; k++) {
+        const uint64_t *row = c->counts + k * c->n_classes;
+        int64_t best = -1;
+        for (int64_t j = 0; j < c->n_classes; j++)
+            if (row[j] > 0 && (best < 0 || row[j] > row[best])) best = j;
+        class_of_cluster[k] = best;
+    }
+}
+
 static useg_status map_clusters(useg_ctx *ctx, const useg_confusion *c, useg_matching matching, int64_t *class_of) {
     int64_t K = c->n_clusters, C = c->n_classes;
     if (matching == USEG_MATCH_MAJORITY) {
-        for (int64_t k = 0; k < K; k++) {
-            const uint64_t *row = c->counts + k * C;
-            int64_t best = -1;
-            for (int64_t j = 0; j < C; j++)
-                if (row[j] > 0 && (best < 0 || row[j] > row[best])) best = j;
-            class_of[k] = best;
-        }
+        useg_majority_mapping(c, class_of);
         return USEG_OK;
     }
     double *w = useg_heap_alloc(ctx, (size_t)(K * C), sizeof *w, "assignment weights");
@@ -61,8 +65,8 @@ static useg_status map_clusters(useg_ctx *ctx, const useg_confusion *c, useg_mat
     return st;
 }
 
-useg_status useg_semantic_score(useg_ctx *ctx, const useg_confusion *c, useg_matching matching,
-                                useg_semantic_result *out) {
+useg_status useg_semantic_score_mapped(useg_ctx *ctx, const useg_confusion *c, const int64_t *class_of_cluster,
+                                       bool ignore_unmapped, useg_semantic_result *out) {
     int64_t K = c->n_clusters, C = c->n_classes;
     *out = (useg_semantic_result){.n_clusters = K, .n_classes = C};
     out->class_of_cluster = useg_heap_alloc(ctx, (size_t)K, sizeof *out->class_of_cluster, "cluster mapping");
@@ -71,13 +75,20 @@ useg_status useg_semantic_score(useg_ctx *ctx, const useg_confusion *c, useg_mat
     uint64_t *pred = useg_heap_zalloc(ctx, (size_t)C, sizeof *pred, "class counts");
     uint64_t *truth = useg_heap_zalloc(ctx, (size_t)C, sizeof *truth, "class counts");
     useg_status st = out->class_of_cluster && out->iou && tp && pred && truth ? USEG_OK : USEG_ERR_OUT_OF_MEMORY;
-    if (st == USEG_OK) st = map_clusters(ctx, c, matching, out->class_of_cluster);
+    for (int64_t k = 0; st == USEG_OK && k < K; k++)
+        if (class_of_cluster[k] < -1 || class_of_cluster[k] >= C)
+            st = useg_fail(ctx, USEG_ERR_INVALID_ARG, "cluster %lld maps to class %lld, outside -1..%lld", (long long)k,
+                           (long long)class_of_cluster[k], (long long)C - 1);
     if (st == USEG_OK) {
         uint64_t total = 0, sum_tp = 0;
         for (int64_t k = 0; k < K; k++) {
-            int64_t m = out->class_of_cluster[k];
+            int64_t m = out->class_of_cluster[k] = class_of_cluster[k];
             for (int64_t j = 0; j < C; j++) {
                 uint64_t v = c->counts[k * C + j];
+                if (m < 0 && ignore_unmapped) {
+                    out->n_unmapped += v;
+                    continue;
+                }
                 total += v;
                 truth[j] += v;
                 if (m < 0) continue;
@@ -104,5 +115,16 @@ useg_status useg_semantic_score(useg_ctx *ctx, const useg_confusion *c, useg_mat
     free(pred);
     free(truth);
     if (st != USEG_OK) useg_semantic_result_free(out);
+    return st;
+}
+
+useg_status useg_semantic_score(useg_ctx *ctx, const useg_confusion *c, useg_matching matching,
+                                useg_semantic_result *out) {
+    *out = (useg_semantic_result){0};
+    int64_t *class_of = useg_heap_alloc(ctx, (size_t)c->n_clusters, sizeof *class_of, "cluster mapping");
+    if (!class_of) return ctx->status;
+    useg_status st = map_clusters(ctx, c, matching, class_of);
+    if (st == USEG_OK) st = useg_semantic_score_mapped(ctx, c, class_of, false, out);
+    free(class_of);
     return st;
 }

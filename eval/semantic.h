@@ -16,9 +16,12 @@
 // With mapping c(k): TP_c = pixels of class c in clusters mapped to c,
 // FP_c = other pixels in those clusters, FN_c = pixels of class c elsewhere;
 // IoU_c = TP / (TP + FP + FN), undefined (NaN) when that is 0/0; mIoU = the
-// mean of the defined IoUs; accuracy = sum TP / valid pixels.
+// mean of the defined IoUs; accuracy = sum TP / valid pixels. U2Seg's
+// per-image voting (vote.h) builds its mapping elsewhere and scores it with
+// useg_semantic_score_mapped.
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "context.h"
@@ -37,7 +40,8 @@ typedef struct useg_semantic_result {
     int64_t *class_of_cluster; // n_clusters entries, -1 when unmapped
     double *iou;               // n_classes entries, NaN when undefined
     double miou, accuracy;     // NaN when nothing is defined / no valid pixel
-    uint64_t n_valid;
+    uint64_t n_valid;          // pixels scored
+    uint64_t n_unmapped;       // pixels left out for an unmapped cluster (ignore_unmapped only)
 } useg_semantic_result;
 
 useg_status useg_confusion_init(useg_ctx *ctx, useg_confusion *c, int64_t n_clusters, int64_t n_classes);
@@ -47,4 +51,14 @@ void useg_confusion_add(useg_confusion *c, const int32_t *pred, const int32_t *g
 // Map clusters to classes and score. out owns its arrays (useg_semantic_result_free).
 useg_status useg_semantic_score(useg_ctx *ctx, const useg_confusion *c, useg_matching matching,
                                 useg_semantic_result *out);
+// Many-to-one majority: class_of_cluster[k] (n_clusters entries) = the class
+// with the largest count in row k (ties to the lowest class), -1 for an
+// empty row. Also maps clusters by their votes (vote.h).
+void useg_majority_mapping(const useg_confusion *c, int64_t *class_of_cluster);
+// Score with a given mapping (class_of_cluster: n_clusters entries, -1 for
+// unmapped). With ignore_unmapped the pixels of unmapped clusters leave the
+// scores altogether (U2Seg's "ignore", vote.h); without, they count as
+// misses of their class, as for useg_semantic_score.
+useg_status useg_semantic_score_mapped(useg_ctx *ctx, const useg_confusion *c, const int64_t *class_of_cluster,
+                                       bool ignore_unmapped, useg_semantic_result *out);
 void useg_semantic_result_free(useg_semantic_result *r);

@@ -110,7 +110,7 @@ def main():
     os.makedirs(rgb, exist_ok=True)
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(os.path.join(rgb, "a.png"))
     r = run(["--gt", rgb, "--pred", rgb, "--n-classes", str(K)], expect=1)
-    assert "1 channel" in r.stderr, r.stderr
+    assert "must be a grey PNG" in r.stderr, r.stderr
     empty = os.path.join(WORK, "empty")
     os.makedirs(empty, exist_ok=True)
     run(["--gt", empty, "--pred", empty, "--n-classes", str(K)], expect=1)

@@ -1,0 +1,38 @@
+#include "dataset_args.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+bool useg_dataset_arg(useg_dataset_args *a, int c, const char *v) {
+    switch (c) {
+    case USEG_OPT_IMAGES: a->images = v; return true;
+    case USEG_OPT_LIST: a->list = v; return true;
+    case USEG_OPT_COCO: a->coco = v; return true;
+    case USEG_OPT_IMAGE_ROOT: a->image_root = v; return true;
+    case USEG_OPT_RECURSIVE: a->recursive = true; return true;
+    case USEG_OPT_EXIF: a->exif = true; return true;
+    default: return false;
+    }
+}
+
+bool useg_dataset_args_check(const char *prog, const useg_dataset_args *a) {
+    int n = (a->images != NULL) + (a->list != NULL) + (a->coco != NULL);
+    if (n != 1) {
+        fprintf(stderr, "%s: give exactly one of --images, --list, --coco\n", prog);
+        return false;
+    }
+    if (a->image_root && a->images) {
+        fprintf(stderr, "%s: --image-root goes with --list or --coco, not --images\n", prog);
+        return false;
+    }
+    return true;
+}
+
+useg_status useg_dataset_args_open(useg_ctx *ctx, const useg_dataset_args *a, useg_dataset *ds) {
+    if (a->images) return useg_dataset_from_folder(ctx, a->images, a->recursive, ds);
+    if (a->coco) return useg_dataset_from_coco(ctx, a->coco, a->image_root ? a->image_root : ".", ds);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", a->list);
+    return useg_dataset_from_list(ctx, a->list, a->image_root ? a->image_root : dirname(dir), ds);
+}
