@@ -226,6 +226,30 @@ typedef struct useg_cuda_kernels {
     // factor along H (a = 0) and W, 0 for "from the sizes".
     useg_status (*interpolate)(useg_ctx *ctx, bool backward, useg_interp_mode mode, const double *scales,
                                const useg_tensor *src, useg_tensor *dst);
+    // ops_linalg.c, whose CPU side is OpenBLAS (kernels/gemm.h); device
+    // pointers. Row-major C = alpha op(A) op(B) + beta C as useg_gemm_f32;
+    // gemm_batched runs `batch` such products, matrix i at A + i stride_a
+    // (elements; 0 broadcasts), likewise B and C (C's stride nonzero: the
+    // products may run concurrently).
+    useg_status (*gemm)(useg_ctx *ctx, useg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                        float alpha, const void *A, int64_t lda, const void *B, int64_t ldb, float beta, void *C,
+                        int64_t ldc);
+    useg_status (*gemm_batched)(useg_ctx *ctx, useg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                                int64_t K, float alpha, const void *A, int64_t lda, int64_t stride_a, const void *B,
+                                int64_t ldb, int64_t stride_b, float beta, void *C, int64_t ldc, int64_t stride_c,
+                                int64_t batch);
+    // y (rows, out) = x (rows, in) w^T (out, in) + bias (out, or NULL); contiguous.
+    useg_status (*linear)(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const void *w, const void *bias,
+                          int64_t rows, int64_t in, int64_t out);
+    // useg_conv2d on contiguous x (B, C, H, W), w (O, C, KH, KW), bias (O) or
+    // NULL -> y (B, O, OH, OW); the backward writes dx, dw, dbias (each may
+    // be NULL) from dy.
+    useg_status (*conv2d_forward)(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const void *w,
+                                  const void *bias, int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int KH,
+                                  int KW, int stride_h, int stride_w, int pad_h, int pad_w);
+    useg_status (*conv2d_backward)(useg_ctx *ctx, useg_dtype dt, void *dx, void *dw, void *dbias, const void *dy,
+                                   const void *x, const void *w, int64_t B, int64_t C, int64_t H, int64_t W,
+                                   int64_t O, int KH, int KW, int stride_h, int stride_w, int pad_h, int pad_w);
     // ops_attention.c: kernels/attention.h's contract (lse f32 on CUDA); the
     // workspace, of the size asked, lives on the device.
     size_t (*attention_forward_workspace_size)(const useg_tensor *q, const useg_tensor *k);

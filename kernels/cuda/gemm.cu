@@ -145,14 +145,15 @@ static useg_status linear_lt(useg_ctx *ctx, useg_dtype dt, void *y, const void *
 
 extern "C" useg_status useg_linear_cuda(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const void *w,
                                         const void *bias, int64_t rows, int64_t in, int64_t out) {
-    USEG_TRY(check_gemm(ctx, dt, false, true, rows, out, in, in, in, out, 1));
+    int64_t ld = in > 1 ? in : 1; // a row of no inputs still has a row stride
+    USEG_TRY(check_gemm(ctx, dt, false, true, rows, out, in, ld, ld, out, 1));
     if (rows == 0 || out == 0) return USEG_OK;
     bool done = false;
     // No preference states the bias's alignment to the heuristic, so a bias
     // view off a 16-byte boundary conservatively takes the fallback below.
     if (in > 0 && (!bias || alignment_of(bias) >= 16)) USEG_TRY(linear_lt(ctx, dt, y, x, w, bias, rows, in, out, &done));
     if (done) return USEG_OK;
-    USEG_TRY(useg_gemm_cuda(ctx, dt, false, true, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out));
+    USEG_TRY(useg_gemm_cuda(ctx, dt, false, true, rows, out, in, 1.0f, x, ld, w, ld, 0.0f, y, out));
     if (!bias) return USEG_OK;
     USEG_CUDA_DISPATCH(ctx, "linear", dt, T, {
         add_bias_rows_kernel<T><<<grid_for(rows * out, BIAS_THREADS), BIAS_THREADS, 0, useg_stream(ctx)>>>(

@@ -72,6 +72,9 @@ static void test_cpu_paths(useg_ctx *ctx) {
     CHECK_FAILS(ctx, useg_gather(ctx, x, 1, idx, &out), USEG_ERR_INVALID_ARG);
     CHECK_FAILS(ctx, useg_concat(ctx, pair, 2, 0, &out), USEG_ERR_INVALID_ARG);
     CHECK_FAILS(ctx, useg_attention(ctx, q, qfake, q, 1.0, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_matmul(ctx, x, fake, false, true, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_linear(ctx, x, fake, NULL, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_conv2d(ctx, q, qfake, NULL, 1, 1, 0, 0, &out), USEG_ERR_INVALID_ARG);
 #if !USEG_HAVE_CUDA
     // A build without CUDA has no kernel for anything.
     CHECK(USEG_CUDA_CALL(ctx, "exp", unary, USEG_OP_EXP, 0.0, 0.0, fake, fake) == USEG_ERR_UNSUPPORTED &&
