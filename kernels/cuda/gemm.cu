@@ -49,12 +49,32 @@ static useg_status check_gemm(useg_ctx *ctx, useg_dtype dt, bool trans_a, bool t
     return USEG_OK;
 }
 
+// C_i = beta C_i (0 when beta is 0, whatever C held): a product with K = 0,
+// which this file does not leave to cuBLAS (whether it scales C then is not
+// documented; reference BLAS does).
+template <typename T>
+static __global__ void scale_c_kernel(T *C, int64_t M, int64_t N, int64_t ldc, int64_t stride_c, int64_t batch,
+                                      float beta) {
+    GRID_STRIDE(e, batch * M * N) {
+        int64_t j = e % N, i = (e / N) % M, b = e / (N * M);
+        T *c = C + b * stride_c + i * ldc + j;
+        store_f32(c, beta == 0.0f ? 0.0f : beta * load_f32(c));
+    }
+}
+
 extern "C" useg_status useg_gemm_batched_cuda(useg_ctx *ctx, useg_dtype dt, bool trans_a, bool trans_b, int64_t M,
                                               int64_t N, int64_t K, float alpha, const void *A, int64_t lda,
                                               int64_t stride_a, const void *B, int64_t ldb, int64_t stride_b,
                                               float beta, void *C, int64_t ldc, int64_t stride_c, int64_t batch) {
     USEG_TRY(check_gemm(ctx, dt, trans_a, trans_b, M, N, K, lda, ldb, ldc, batch));
-    if (M == 0 || N == 0 || batch == 0) return USEG_OK;
+    if (M == 0 || N == 0 || batch == 0 || (K == 0 && beta == 1.0f)) return USEG_OK;
+    if (K == 0) {
+        USEG_CUDA_DISPATCH(ctx, "gemm", dt, T, {
+            scale_c_kernel<T><<<grid_for(batch * M * N, BIAS_THREADS), BIAS_THREADS, 0, useg_stream(ctx)>>>(
+                (T *)C, M, N, ldc, stride_c, batch, beta);
+        });
+        return useg_launch_check(ctx, "gemm (K = 0)");
+    }
     cudaDataType_t type = data_type(dt);
     // Column-major view: C^T (N x M) = op(B)^T (N x K) op(A)^T (K x M).
     cublasStatus_t st = cublasGemmStridedBatchedEx(
