@@ -68,7 +68,9 @@ useg_node *useg_record(useg_ctx *ctx, int op, useg_tensor *out, useg_tensor *con
 
 useg_status useg_add_into(useg_ctx *ctx, useg_tensor *dst, const useg_tensor *src) {
     USEG_ASSERT(useg_same_shape(dst, src), "add_into: shapes differ");
-    USEG_ASSERT(dst->dtype == src->dtype && useg_dtype_is_float(dst->dtype), "add_into: dtypes differ");
+    // f16 / bf16 gradients exist on CUDA (the intermediates of half-precision ops).
+    bool half_on_gpu = dst->device == USEG_DEVICE_CUDA && (dst->dtype == USEG_F16 || dst->dtype == USEG_BF16);
+    USEG_ASSERT(dst->dtype == src->dtype && (useg_dtype_is_float(dst->dtype) || half_on_gpu), "add_into: dtypes differ");
     if (useg_numel(dst) == 0) return USEG_OK;
     if (dst->device != src->device)
         return useg_fail(ctx, USEG_ERR_INVALID_ARG, "add_into: operands on %s and %s", useg_device_name(dst->device),

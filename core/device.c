@@ -42,6 +42,28 @@ void useg_device_arena_rewind(useg_device_arena *a, size_t mark) {
 
 const char *useg_device_name(useg_device d) { return d == USEG_DEVICE_CUDA ? "cuda" : "cpu"; }
 
+useg_scratch_mark useg_scratch_get_mark(useg_ctx *ctx) {
+    return (useg_scratch_mark){useg_arena_get_mark(&ctx->scratch),
+                               ctx->cuda ? useg_device_arena_mark(&ctx->cuda->scratch) : 0};
+}
+
+void useg_scratch_rewind(useg_ctx *ctx, useg_scratch_mark mark) {
+    useg_arena_rewind(&ctx->scratch, mark.host);
+    if (ctx->cuda) useg_device_arena_rewind(&ctx->cuda->scratch, mark.device);
+}
+
+useg_status useg_scratch_alloc(useg_ctx *ctx, useg_device device, size_t bytes, void **out) {
+    if (device == USEG_DEVICE_CPU) return useg_alloc(ctx, &ctx->scratch, bytes, out);
+    if (!ctx->cuda) return useg_fail(ctx, USEG_ERR_DEVICE, "no GPU selected for this context (see useg_cuda_init)");
+    useg_device_arena *a = &ctx->cuda->scratch;
+    *out = useg_device_arena_alloc(a, bytes);
+    if (!*out)
+        return useg_fail(ctx, USEG_ERR_OUT_OF_MEMORY,
+                         "out of GPU memory: %zu bytes of workspace requested from the %s arena (%zu of %zu in use)",
+                         bytes, a->name, a->used, a->size);
+    return USEG_OK;
+}
+
 useg_status useg_cuda_missing(useg_ctx *ctx, const char *op) {
     return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: not supported on this device (no CUDA kernel)", op);
 }
@@ -105,8 +127,7 @@ useg_status useg_copy_device(useg_ctx *ctx, useg_tensor *dst, const useg_tensor 
     if (useg_numel(dst) == 0) return USEG_OK;
     if (dst->device == src->device) return USEG_CUDA_CALL(ctx, "copy", copy, dst, src);
     if (!ctx->cuda) return useg_fail(ctx, USEG_ERR_DEVICE, "copy: no GPU selected for this context");
-    useg_arena_mark host_mark = useg_arena_get_mark(&ctx->scratch);
-    size_t device_mark = useg_device_arena_mark(&ctx->cuda->scratch);
+    useg_scratch_mark mark = useg_scratch_get_mark(ctx);
     const useg_tensor *s = src;
     useg_tensor *d = dst, *staged;
     useg_status st = USEG_OK;
@@ -123,8 +144,7 @@ useg_status useg_copy_device(useg_ctx *ctx, useg_tensor *dst, const useg_tensor 
     if (st == USEG_OK && d != dst) st = useg_copy_into(ctx, dst, d);
     // Safe before the copies finish: a host source was staged by the driver
     // before cudaMemcpyAsync returned, and device memory is reused in stream order.
-    useg_arena_rewind(&ctx->scratch, host_mark);
-    useg_device_arena_rewind(&ctx->cuda->scratch, device_mark);
+    useg_scratch_rewind(ctx, mark);
     return st;
 }
 

@@ -130,6 +130,19 @@ useg_status useg_copy_device(useg_ctx *ctx, useg_tensor *dst, const useg_tensor 
 // "cpu" or "cuda".
 const char *useg_device_name(useg_device d);
 
+// --- Scratch on a tensor's device ------------------------------------------------------
+// Where ctx's scratch stands on the host and, with a GPU, on the device: an
+// op that takes a workspace where its tensors live rewinds both when done.
+typedef struct useg_scratch_mark {
+    useg_arena_mark host;
+    size_t device;
+} useg_scratch_mark;
+useg_scratch_mark useg_scratch_get_mark(useg_ctx *ctx);
+void useg_scratch_rewind(useg_ctx *ctx, useg_scratch_mark mark);
+// `bytes` bytes of scratch on `device` (64-byte aligned on the CPU, 256 on a
+// GPU), or USEG_ERR_OUT_OF_MEMORY.
+useg_status useg_scratch_alloc(useg_ctx *ctx, useg_device device, size_t bytes, void **out);
+
 // --- The CUDA kernel table --------------------------------------------------------------
 // The core ops route CUDA tensors here (dav1d's function tables): each entry
 // has the signature of the op's CPU kernel plus the context, works on tensors
@@ -160,6 +173,94 @@ typedef struct useg_cuda_kernels {
     // dx (zeroed, contiguous) receives g at the saved indices along `axis`.
     useg_status (*max_backward)(useg_ctx *ctx, const useg_tensor *g, const useg_tensor *indices, int axis,
                                 useg_tensor *dx);
+    // ops_nn.c; all contiguous. Softmax or log-softmax of x along `axis`, and
+    // dx from the forward's y and its gradient g.
+    useg_status (*softmax_forward)(useg_ctx *ctx, const useg_tensor *x, int axis, bool log_out, useg_tensor *y);
+    useg_status (*softmax_backward)(useg_ctx *ctx, const useg_tensor *y, const useg_tensor *g, int axis,
+                                    bool log_out, useg_tensor *dx);
+    // Layer norm of x (R, C) over C; w, b (C) or NULL; stats (R, 2) = (mean,
+    // rstd) rows, or NULL (f64 on the CPU, f32 on CUDA). The backward writes
+    // dx, dw, db (each may be NULL) from g and the saved stats.
+    useg_status (*layer_norm_forward)(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *w,
+                                      const useg_tensor *b, double eps, useg_tensor *y, useg_tensor *stats);
+    useg_status (*layer_norm_backward)(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *w,
+                                       const useg_tensor *stats, const useg_tensor *g, useg_tensor *dx,
+                                       useg_tensor *dw, useg_tensor *db);
+    // ops_loss.c; all contiguous. Each forward writes the 0-d mean `out`; each
+    // backward takes the 0-d upstream gradient g and writes the gradients
+    // asked for (non-NULL). Cross-entropy: logits x (N, C, ...), validated i64
+    // targets (N, ...), `count` non-ignored positions, lse (positions) the
+    // per-position log-sum-exp (f64 on the CPU, f32 on CUDA).
+    useg_status (*cross_entropy_forward)(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *target,
+                                         int64_t ignore_index, double count, useg_tensor *lse, useg_tensor *out);
+    useg_status (*cross_entropy_backward)(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *target,
+                                          int64_t ignore_index, double count, const useg_tensor *lse,
+                                          const useg_tensor *g, useg_tensor *dx);
+    // Sigmoid focal loss (BCE with logits: alpha < 0, gamma 0) of x against t.
+    useg_status (*focal_forward)(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t, double alpha,
+                                 double gamma, useg_tensor *out);
+    useg_status (*focal_backward)(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t, double alpha,
+                                  double gamma, const useg_tensor *g, useg_tensor *dx, useg_tensor *dt);
+    // Dice over rows of x, t (N, ...); stats (N, 2) = (2 sum(p t) + 1,
+    // sum(p) + sum(t) + 1) per row (f64 on the CPU, f32 on CUDA).
+    useg_status (*dice_forward)(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t, useg_tensor *stats,
+                                useg_tensor *out);
+    useg_status (*dice_backward)(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t,
+                                 const useg_tensor *stats, const useg_tensor *g, useg_tensor *dx, useg_tensor *dt);
+    // ops_index.c, ops_loss.c: the device half of their index validation.
+    // Over i64 `index` (any strides) in row-major order: *first_bad = the
+    // position of the first entry outside [0, size) and not equal to *ignore
+    // (ignore may be NULL), -1 when none, with its value in *bad_value;
+    // *counted = the entries in range that are not ignored. Waits for the GPU.
+    useg_status (*find_bad_index)(useg_ctx *ctx, const useg_tensor *index, int64_t size, const int64_t *ignore,
+                                  int64_t *first_bad, int64_t *bad_value, int64_t *counted);
+    // out[c] = x[c with c[axis] replaced by index[c]] (any dtype; out
+    // contiguous, x and index any strides; indices validated).
+    useg_status (*gather)(useg_ctx *ctx, const useg_tensor *x, int axis, const useg_tensor *index, useg_tensor *out);
+    // dx (zeroed, contiguous) += g scattered back through index, each element
+    // summing its contributions in ascending order of g's elements.
+    useg_status (*scatter_add)(useg_ctx *ctx, useg_tensor *dx, int axis, const useg_tensor *index,
+                               const useg_tensor *g);
+    // ops_interp.c; contiguous (B, C, H, W). x (src) -> y (dst), or with
+    // `backward` dy (src) -> dx (dst); scales[a] > 0 the caller's scale
+    // factor along H (a = 0) and W, 0 for "from the sizes".
+    useg_status (*interpolate)(useg_ctx *ctx, bool backward, useg_interp_mode mode, const double *scales,
+                               const useg_tensor *src, useg_tensor *dst);
+    // ops_linalg.c, whose CPU side is OpenBLAS (kernels/gemm.h); device
+    // pointers. Row-major C = alpha op(A) op(B) + beta C as useg_gemm_f32;
+    // gemm_batched runs `batch` such products, matrix i at A + i stride_a
+    // (elements; 0 broadcasts), likewise B and C (C's stride nonzero: the
+    // products may run concurrently).
+    useg_status (*gemm)(useg_ctx *ctx, useg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                        float alpha, const void *A, int64_t lda, const void *B, int64_t ldb, float beta, void *C,
+                        int64_t ldc);
+    useg_status (*gemm_batched)(useg_ctx *ctx, useg_dtype dt, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                                int64_t K, float alpha, const void *A, int64_t lda, int64_t stride_a, const void *B,
+                                int64_t ldb, int64_t stride_b, float beta, void *C, int64_t ldc, int64_t stride_c,
+                                int64_t batch);
+    // y (rows, out) = x (rows, in) w^T (out, in) + bias (out, or NULL); contiguous.
+    useg_status (*linear)(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const void *w, const void *bias,
+                          int64_t rows, int64_t in, int64_t out);
+    // useg_conv2d on contiguous x (B, C, H, W), w (O, C, KH, KW), bias (O) or
+    // NULL -> y (B, O, OH, OW); the backward writes dx, dw, dbias (each may
+    // be NULL) from dy.
+    useg_status (*conv2d_forward)(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const void *w,
+                                  const void *bias, int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int KH,
+                                  int KW, int stride_h, int stride_w, int pad_h, int pad_w);
+    useg_status (*conv2d_backward)(useg_ctx *ctx, useg_dtype dt, void *dx, void *dw, void *dbias, const void *dy,
+                                   const void *x, const void *w, int64_t B, int64_t C, int64_t H, int64_t W,
+                                   int64_t O, int KH, int KW, int stride_h, int stride_w, int pad_h, int pad_w);
+    // ops_attention.c: kernels/attention.h's contract (lse f32 on CUDA); the
+    // workspace, of the size asked, lives on the device.
+    size_t (*attention_forward_workspace_size)(const useg_tensor *q, const useg_tensor *k);
+    useg_status (*attention_forward)(useg_ctx *ctx, const useg_tensor *q, const useg_tensor *k,
+                                     const useg_tensor *v, double scale, useg_tensor *out, useg_tensor *lse,
+                                     void *workspace);
+    size_t (*attention_backward_workspace_size)(const useg_tensor *q, const useg_tensor *k);
+    useg_status (*attention_backward)(useg_ctx *ctx, const useg_tensor *q, const useg_tensor *k,
+                                      const useg_tensor *v, const useg_tensor *out, const useg_tensor *lse,
+                                      const useg_tensor *dout, double scale, useg_tensor *dq, useg_tensor *dk,
+                                      useg_tensor *dv, void *workspace);
 } useg_cuda_kernels;
 
 extern const useg_cuda_kernels useg_cuda_table;

@@ -116,7 +116,8 @@ useg_status useg_conv2d(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tens
 // (B, H, Nq, D). Blocked with an online softmax: the Nq x Nk score matrix is
 // never stored whole. The backward recomputes scores block by block from the
 // saved row log-sum-exp. Inputs may be strided views (copied to contiguous);
-// Nk and D must be positive (shape error otherwise).
+// Nk and D must be positive (shape error otherwise). On CUDA the kernels
+// take head dims 32 and 64 (USEG_ERR_UNSUPPORTED for others).
 useg_status useg_attention(useg_ctx *ctx, useg_tensor *q, useg_tensor *k, useg_tensor *v, double scale,
                            useg_tensor **out);
 
@@ -138,7 +139,8 @@ useg_status useg_layer_norm(useg_ctx *ctx, useg_tensor *x, useg_tensor *weight, 
 // logits (N, C) or (N, C, d1, ...), target i64 (N) or (N, d1, ...); targets
 // equal to ignore_index count nowhere (PyTorch's mean over non-ignored; NaN
 // when all are ignored, as PyTorch). Every other target must lie in [0, C):
-// one outside is a USEG_ERR_SHAPE naming the value and its position.
+// one outside is a USEG_ERR_SHAPE naming the value and its position (on a
+// GPU the targets are checked there, and the op waits for that check).
 useg_status useg_cross_entropy(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, int64_t ignore_index,
                                useg_tensor **out);
 // Mean of the numerically stable BCE with logits; target same shape, in [0, 1].
@@ -156,7 +158,7 @@ useg_status useg_focal_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *tar
 useg_status useg_dice_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, useg_tensor **out);
 
 // --- Indexing (core/ops_index.c). ---------------------------------------------
-// These move data: the forwards take any dtype (CPU); float inputs get gradients.
+// These move data: the forwards take any dtype; float inputs get gradients.
 // Join n >= 1 tensors (same rank and dtype, all other sizes equal) along `axis`;
 // any n (the tape records one node per four inputs).
 useg_status useg_concat(useg_ctx *ctx, useg_tensor **xs, int n, int axis, useg_tensor **out);

@@ -25,18 +25,22 @@
 // backward bit-identical on every case, threaded paths included) and f64
 // finite differences (tests/core/test_gradcheck_index.c); the backward is
 // checked bit-identical across thread counts.
+//
+// CUDA tensors: concat and split are copies and views, which run on the GPU
+// already; gather, its index check and the scatter-add run the twins of the
+// CPU kernels through the CUDA table (device.h; kernels/cuda/index.cu), in
+// the same order per destination, so f32 gradients match the CPU's bits.
 #include <omp.h>
 #include <string.h>
 
+#include "device.h"
 #include "dispatch.h"
 #include "op_internal.h"
 #include "strided.h"
 
-// The argument checks every op here starts with: a CPU tensor of rank >= 1 and
-// an axis inside it.
+// The argument checks every op here starts with: a tensor of rank >= 1 and an
+// axis inside it.
 static useg_status check_input(useg_ctx *ctx, const char *op, const useg_tensor *x, int *axis) {
-    if (x->device != USEG_DEVICE_CPU)
-        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: not supported on this device", op);
     if (x->ndim == 0) return useg_fail(ctx, USEG_ERR_SHAPE, "%s: needs a tensor of rank >= 1, got a 0-d one", op);
     return useg_normalize_axis(ctx, op, *axis, x->ndim, axis);
 }
@@ -64,8 +68,7 @@ useg_status useg_concat(useg_ctx *ctx, useg_tensor **xs, int n, int axis, useg_t
     shape[axis] = 0;
     for (int k = 0; k < n; k++) {
         const useg_tensor *x = xs[k];
-        if (x->device != USEG_DEVICE_CPU)
-            return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "concat: not supported on this device");
+        USEG_TRY(useg_check_same_device(ctx, "concat", x0, x));
         bool fits = x->ndim == x0->ndim && x->dtype == x0->dtype;
         for (int d = 0; d < x0->ndim && fits; d++) fits = d == axis || x->shape[d] == x0->shape[d];
         if (!fits) {
@@ -75,7 +78,7 @@ useg_status useg_concat(useg_ctx *ctx, useg_tensor **xs, int n, int axis, useg_t
         }
         shape[axis] += x->shape[axis];
     }
-    USEG_TRY(useg_empty(ctx, NULL, x0->dtype, x0->ndim, shape, out));
+    USEG_TRY(useg_empty_on(ctx, NULL, x0->device, x0->dtype, x0->ndim, shape, out));
     int64_t offset = 0;
     for (int k = 0; k < n; k++) {
         useg_tensor window = concat_window(*out, axis, offset, xs[k]->shape[axis]);
@@ -134,10 +137,19 @@ useg_status useg_split(useg_ctx *ctx, useg_tensor *x, int axis, const int64_t *s
 // --- gather / index_select --------------------------------------------------------------
 
 // Every entry of `index` (i64, any strides) lies in [0, size); otherwise a shape
-// error naming the first offending value.
+// error naming the first offending value. On a GPU the check runs there and
+// waits for it.
 static useg_status check_index_range(useg_ctx *ctx, const char *op, const useg_tensor *index, int axis,
                                      int64_t size) {
     if (useg_numel(index) == 0) return USEG_OK;
+    if (index->device == USEG_DEVICE_CUDA) {
+        int64_t first_bad, value, counted;
+        USEG_TRY(USEG_CUDA_CALL(ctx, op, find_bad_index, index, size, NULL, &first_bad, &value, &counted));
+        if (first_bad >= 0)
+            return useg_fail(ctx, USEG_ERR_SHAPE, "%s: index %lld out of range for axis %d of size %lld", op,
+                             (long long)value, axis, (long long)size);
+        return USEG_OK;
+    }
     const int64_t *strides[1] = {index->strides};
     useg_iter it;
     useg_iter_init(&it, index->ndim, index->shape, 1, strides);
@@ -152,9 +164,9 @@ static useg_status check_index_range(useg_ctx *ctx, const char *op, const useg_t
     return USEG_OK;
 }
 
-static useg_status check_index_dtype(useg_ctx *ctx, const char *op, const useg_tensor *index) {
-    if (index->device != USEG_DEVICE_CPU)
-        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: not supported on this device", op);
+// An i64 index on x's device.
+static useg_status check_index_dtype(useg_ctx *ctx, const char *op, const useg_tensor *x, const useg_tensor *index) {
+    USEG_TRY(useg_check_same_device(ctx, op, x, index));
     if (index->dtype != USEG_I64)
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: index must be i64, got %s", op, useg_dtype_name(index->dtype));
     return USEG_OK;
@@ -242,8 +254,13 @@ static void scatter_add_cpu(useg_tensor *dx, int axis, const useg_tensor *index,
 // The shared tail of gather and index_select: index (any strides) has the output's shape.
 static useg_status gather_common(useg_ctx *ctx, useg_op op, useg_tensor *x, int axis, useg_tensor *index,
                                  useg_tensor **out) {
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, index->ndim, index->shape, out));
-    if (useg_numel(*out) > 0) gather_cpu(x, axis, index, *out);
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, index->ndim, index->shape, out));
+    if (useg_numel(*out) > 0) {
+        if (x->device == USEG_DEVICE_CUDA)
+            USEG_TRY(USEG_CUDA_CALL(ctx, op == USEG_OP_GATHER ? "gather" : "index_select", gather, x, axis, index, *out));
+        else
+            gather_cpu(x, axis, index, *out);
+    }
     if (useg_needs_grad(ctx, &x, 1)) {
         useg_node *n = useg_record(ctx, op, *out, &x, 1);
         if (!n) return ctx->status;
@@ -255,7 +272,7 @@ static useg_status gather_common(useg_ctx *ctx, useg_op op, useg_tensor *x, int 
 
 useg_status useg_gather(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor *index, useg_tensor **out) {
     USEG_TRY(check_input(ctx, "gather", x, &axis));
-    USEG_TRY(check_index_dtype(ctx, "gather", index));
+    USEG_TRY(check_index_dtype(ctx, "gather", x, index));
     bool fits = index->ndim == x->ndim;
     for (int d = 0; d < x->ndim && fits; d++) fits = d == axis || index->shape[d] <= x->shape[d];
     if (!fits) {
@@ -269,7 +286,7 @@ useg_status useg_gather(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor *in
 
 useg_status useg_index_select(useg_ctx *ctx, useg_tensor *x, int axis, useg_tensor *index, useg_tensor **out) {
     USEG_TRY(check_input(ctx, "index_select", x, &axis));
-    USEG_TRY(check_index_dtype(ctx, "index_select", index));
+    USEG_TRY(check_index_dtype(ctx, "index_select", x, index));
     if (index->ndim != 1) {
         char a[96];
         return useg_fail(ctx, USEG_ERR_SHAPE, "index_select: index must be 1-D, got %s",
@@ -290,8 +307,14 @@ useg_status useg_index_select(useg_ctx *ctx, useg_tensor *x, int axis, useg_tens
 
 USEG_BACKWARD(gather) {
     useg_tensor *x = node->in[0], *dx;
-    USEG_TRY(useg_zeros(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
-    if (useg_numel(node->out) > 0) scatter_add_cpu(dx, (int)node->iarg[0], node->saved[0], node->out->grad);
+    int axis = (int)node->iarg[0];
+    USEG_TRY(useg_zeros_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, &dx));
+    if (useg_numel(node->out) > 0) {
+        if (x->device == USEG_DEVICE_CUDA)
+            USEG_TRY(USEG_CUDA_CALL(ctx, "gather", scatter_add, dx, axis, node->saved[0], node->out->grad));
+        else
+            scatter_add_cpu(dx, axis, node->saved[0], node->out->grad);
+    }
     return useg_accumulate_grad(ctx, x, dx);
 }
 

@@ -37,9 +37,14 @@
 // ~1e-7), f64 finite differences (tests/core/test_gradcheck_interp.c), and
 // for speed benchmarks/interp (forward 2-10x faster than upstream's on one
 // thread on the pipelines' shapes, except plain downsampling, ~1.4x slower).
+//
+// CUDA tensors run interp_cpu's twin through the CUDA table (device.h;
+// kernels/cuda/interp.cu) with the same taps (kernels/cuda/interp_taps.cuh),
+// one thread per output pixel forward and per input pixel backward.
 #include <math.h>
 #include <string.h>
 
+#include "device.h"
 #include "dispatch.h"
 #include "op_internal.h"
 
@@ -239,7 +244,7 @@ static useg_status interp_cpu(useg_ctx *ctx, bool backward, useg_interp_mode mod
 }
 
 static useg_status check_input(useg_ctx *ctx, const useg_tensor *x, useg_interp_mode mode) {
-    USEG_TRY(useg_check_float_cpu(ctx, "interpolate", x));
+    USEG_TRY(useg_check_float(ctx, "interpolate", x));
     if (mode != USEG_INTERP_BILINEAR && mode != USEG_INTERP_BICUBIC)
         return useg_fail(ctx, USEG_ERR_INVALID_ARG, "interpolate: unknown mode %d", (int)mode);
     if (x->ndim != 4 || x->shape[2] < 1 || x->shape[3] < 1) {
@@ -263,8 +268,9 @@ static useg_status interpolate(useg_ctx *ctx, useg_tensor *x, int64_t out_h, int
     useg_no_grad_end(ctx, prev);
     USEG_TRY(st);
     const int64_t shape[4] = {x->shape[0], x->shape[1], out_h, out_w};
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, 4, shape, out));
-    USEG_TRY(interp_cpu(ctx, false, mode, scales, xc, *out));
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, 4, shape, out));
+    if (x->device == USEG_DEVICE_CUDA) USEG_TRY(USEG_CUDA_CALL(ctx, "interpolate", interpolate, false, mode, scales, xc, *out));
+    else USEG_TRY(interp_cpu(ctx, false, mode, scales, xc, *out));
     if (useg_needs_grad(ctx, &x, 1)) {
         useg_node *n = useg_record(ctx, USEG_OP_INTERPOLATE, *out, &x, 1);
         if (!n) return ctx->status;
@@ -300,7 +306,9 @@ useg_status useg_interpolate_scaled(useg_ctx *ctx, useg_tensor *x, double scale_
 
 USEG_BACKWARD(interpolate) {
     useg_tensor *x = node->in[0], *g = node->out->grad, *dx;
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, 4, x->shape, &dx));
-    USEG_TRY(interp_cpu(ctx, true, (useg_interp_mode)node->iarg[0], node->farg, g, dx));
+    useg_interp_mode mode = (useg_interp_mode)node->iarg[0];
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, 4, x->shape, &dx));
+    if (x->device == USEG_DEVICE_CUDA) USEG_TRY(USEG_CUDA_CALL(ctx, "interpolate", interpolate, true, mode, node->farg, g, dx));
+    else USEG_TRY(interp_cpu(ctx, true, mode, node->farg, g, dx));
     return useg_accumulate_grad(ctx, x, dx);
 }

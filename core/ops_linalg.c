@@ -28,8 +28,18 @@
 // Checked against PyTorch 1.13 (tests/core/torch_linalg.py) and by finite
 // differences in f64 (tests/core/test_gradcheck_linalg.c); GEMM speed in
 // benchmarks/gemm/.
+//
+// CUDA tensors take the same paths with cuBLAS in place of OpenBLAS (the
+// CUDA table's gemm, device.h; kernels/cuda/gemm.cu): a batch that neither
+// fold covers goes to cuBLAS as strided batches over its innermost batch
+// axes whose strides chain, looping over the rest (and over any axis where
+// the output is shared, so its products still add up in batch order).
+// linear runs cuBLASLt with the bias fused in its epilogue, and the
+// general conv2d the im2col + batched GEMM kernels of kernels/cuda/conv.cu;
+// the patch-embedding conv2d is recorded ops, device-agnostic already.
 #include <string.h>
 
+#include "device.h"
 #include "dispatch.h"
 #include "gemm.h"
 #include "op_internal.h"
@@ -107,8 +117,35 @@ static bool shared(const gemm_operand *op, int nb, const int64_t *bshape) {
     return true;
 }
 
-static useg_status gemm(useg_ctx *ctx, useg_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                        const void *A, int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc) {
+// The run of innermost batch axes [*first, nb) that one strided-batched GEMM
+// covers: each further axis's strides are the run's strides times its
+// length, in all three operands, and C's are nonzero (the products of one
+// call may write concurrently). *run products with strides stride[3] (A, B, C);
+// *run is 1 when no axis qualifies.
+static void batch_run(int nb, const int64_t *bshape, const gemm_operand *A, const gemm_operand *B,
+                      const gemm_operand *C, int *first, int64_t *run, int64_t *stride) {
+    const gemm_operand *ops[3] = {A, B, C};
+    *first = nb, *run = 1;
+    for (int d = nb - 1; d >= 0; d--) {
+        if (bshape[d] == 1) {
+            *first = d;
+            continue;
+        }
+        bool chains = C->bstride[d] != 0;
+        for (int k = 0; k < 3 && chains && *run > 1; k++) chains = ops[k]->bstride[d] == stride[k] * *run;
+        if (!chains) return;
+        if (*run == 1)
+            for (int k = 0; k < 3; k++) stride[k] = ops[k]->bstride[d];
+        *run *= bshape[d];
+        *first = d;
+    }
+}
+
+static useg_status gemm(useg_ctx *ctx, useg_device dev, useg_dtype dt, bool ta, bool tb, int64_t M, int64_t N,
+                        int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb, double beta, void *C,
+                        int64_t ldc) {
+    if (dev == USEG_DEVICE_CUDA)
+        return USEG_CUDA_CALL(ctx, "matmul", gemm, dt, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
     if (dt == USEG_F32) return useg_gemm_f32(ctx, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
     return useg_gemm_f64(ctx, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
@@ -117,9 +154,9 @@ static useg_status gemm(useg_ctx *ctx, useg_dtype dt, bool ta, bool tb, int64_t 
 // op(A_i) M x K and op(B_i) K x N; C is never read transposed. Where C is
 // shared across a batch axis (a gradient summed over it) beta must be 1: the
 // products then add up in batch order.
-static useg_status batched_gemm(useg_ctx *ctx, useg_dtype dt, int nb, const int64_t *bshape, int64_t M, int64_t N,
-                                int64_t K, const gemm_operand *A, const gemm_operand *B, const gemm_operand *C,
-                                double beta) {
+static useg_status batched_gemm(useg_ctx *ctx, useg_device dev, useg_dtype dt, int nb, const int64_t *bshape,
+                                int64_t M, int64_t N, int64_t K, const gemm_operand *A, const gemm_operand *B,
+                                const gemm_operand *C, double beta) {
     USEG_ASSERT(!C->trans, "batched_gemm writes C row-major");
     int64_t count = 1;
     bool c_full = true;
@@ -130,21 +167,32 @@ static useg_status batched_gemm(useg_ctx *ctx, useg_dtype dt, int nb, const int6
     USEG_ASSERT(c_full || beta == 1, "a shared C accumulates (beta = 1)");
     if (count == 0) return USEG_OK;
     if (count > 1 && !A->trans && shared(B, nb, bshape) && stacks(A, nb, bshape, M) && stacks(C, nb, bshape, M))
-        return gemm(ctx, dt, false, B->trans, M * count, N, K, A->data, A->ld, B->data, B->ld, beta, C->data, C->ld);
+        return gemm(ctx, dev, dt, false, B->trans, M * count, N, K, A->data, A->ld, B->data, B->ld, beta, C->data,
+                    C->ld);
     if (count > 1 && A->trans && !B->trans && shared(C, nb, bshape) && stacks(A, nb, bshape, K) &&
         stacks(B, nb, bshape, K))
-        return gemm(ctx, dt, true, false, M, N, K * count, A->data, A->ld, B->data, B->ld, beta, C->data, C->ld);
+        return gemm(ctx, dev, dt, true, false, M, N, K * count, A->data, A->ld, B->data, B->ld, beta, C->data,
+                    C->ld);
+    // The CPU loops over every product; the GPU hands cuBLAS a run of them per call.
+    int first = nb;
+    int64_t run = 1, stride[3] = {0, 0, 0};
+    if (dev == USEG_DEVICE_CUDA) batch_run(nb, bshape, A, B, C, &first, &run, stride);
     int64_t es = (int64_t)useg_dtype_size(dt), idx[USEG_MAX_DIMS] = {0};
-    for (int64_t i = 0; i < count; i++) {
+    for (int64_t i = 0; i < count / run; i++) {
         int64_t oa = 0, ob = 0, oc = 0;
-        for (int d = 0; d < nb; d++) {
+        for (int d = 0; d < first; d++) {
             oa += idx[d] * A->bstride[d];
             ob += idx[d] * B->bstride[d];
             oc += idx[d] * C->bstride[d];
         }
-        USEG_TRY(gemm(ctx, dt, A->trans, B->trans, M, N, K, (const char *)A->data + oa * es, A->ld,
-                      (const char *)B->data + ob * es, B->ld, beta, (char *)C->data + oc * es, C->ld));
-        for (int d = nb - 1; d >= 0 && ++idx[d] == bshape[d]; d--) idx[d] = 0;
+        const char *a = (const char *)A->data + oa * es, *b = (const char *)B->data + ob * es;
+        char *c = (char *)C->data + oc * es;
+        if (run > 1)
+            USEG_TRY(USEG_CUDA_CALL(ctx, "matmul", gemm_batched, dt, A->trans, B->trans, M, N, K, 1.0f, a, A->ld,
+                                    stride[0], b, B->ld, stride[1], (float)beta, c, C->ld, stride[2], run));
+        else
+            USEG_TRY(gemm(ctx, dev, dt, A->trans, B->trans, M, N, K, a, A->ld, b, B->ld, beta, c, C->ld));
+        for (int d = first - 1; d >= 0 && ++idx[d] == bshape[d]; d--) idx[d] = 0;
     }
     return USEG_OK;
 }
@@ -167,7 +215,7 @@ static useg_status copy_unless(useg_ctx *ctx, useg_tensor *x, bool usable, useg_
 // t's gradient buffer (contiguous, t's shape), created zeroed when missing,
 // for GEMMs that add into it with beta = 1.
 static useg_status grad_buffer(useg_ctx *ctx, useg_tensor *t, useg_tensor **g) {
-    if (!t->grad) USEG_TRY(useg_zeros(ctx, NULL, t->dtype, t->ndim, t->shape, &t->grad));
+    if (!t->grad) USEG_TRY(useg_zeros_on(ctx, NULL, t->device, t->dtype, t->ndim, t->shape, &t->grad));
     *g = t->grad;
     return USEG_OK;
 }
@@ -185,9 +233,11 @@ static useg_status record(useg_ctx *ctx, useg_op op, useg_tensor *out, useg_tens
     return USEG_OK;
 }
 
+// Float operands of one dtype on one device.
 static useg_status check_same_dtype(useg_ctx *ctx, const char *op, const useg_tensor *a, const useg_tensor *b) {
-    USEG_TRY(useg_check_float_cpu(ctx, op, a));
-    USEG_TRY(useg_check_float_cpu(ctx, op, b));
+    USEG_TRY(useg_check_float(ctx, op, a));
+    USEG_TRY(useg_check_float(ctx, op, b));
+    USEG_TRY(useg_check_same_device(ctx, op, a, b));
     if (a->dtype != b->dtype)
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: dtypes %s and %s differ", op, useg_dtype_name(a->dtype),
                          useg_dtype_name(b->dtype));
@@ -232,10 +282,10 @@ useg_status useg_matmul(useg_ctx *ctx, useg_tensor *a, useg_tensor *b, bool tran
     useg_tensor *ac, *bc;
     USEG_TRY(copy_unless(ctx, a, has_matrix_layout(a), &ac));
     USEG_TRY(copy_unless(ctx, b, has_matrix_layout(b), &bc));
-    USEG_TRY(useg_empty(ctx, NULL, a->dtype, nb + 2, shape, out));
+    USEG_TRY(useg_empty_on(ctx, NULL, a->device, a->dtype, nb + 2, shape, out));
     gemm_operand A = operand(ac, trans_a, nb, shape), B = operand(bc, trans_b, nb, shape);
     gemm_operand C = operand(*out, false, nb, shape);
-    USEG_TRY(batched_gemm(ctx, a->dtype, nb, shape, M, N, Ka, &A, &B, &C, 0.0));
+    USEG_TRY(batched_gemm(ctx, a->device, a->dtype, nb, shape, M, N, Ka, &A, &B, &C, 0.0));
     useg_tensor *in[2] = {a, b};
     useg_node *n;
     USEG_TRY(record(ctx, USEG_OP_MATMUL, *out, in, 2, ac, bc, &n));
@@ -260,10 +310,10 @@ USEG_BACKWARD(matmul) {
         gemm_operand C = operand(d, false, nb, bs);
         if (!ta) { // dA = G B~^T: (M x N)(N x K)
             gemm_operand L = operand(g, false, nb, bs), R = operand(bc, !tb, nb, bs);
-            USEG_TRY(batched_gemm(ctx, g->dtype, nb, bs, M, K, N, &L, &R, &C, 1.0));
+            USEG_TRY(batched_gemm(ctx, g->device, g->dtype, nb, bs, M, K, N, &L, &R, &C, 1.0));
         } else { // dA = B~ G^T: (K x N)(N x M)
             gemm_operand L = operand(bc, tb, nb, bs), R = operand(g, true, nb, bs);
-            USEG_TRY(batched_gemm(ctx, g->dtype, nb, bs, K, M, N, &L, &R, &C, 1.0));
+            USEG_TRY(batched_gemm(ctx, g->device, g->dtype, nb, bs, K, M, N, &L, &R, &C, 1.0));
         }
     }
     if (b->requires_grad) {
@@ -271,10 +321,10 @@ USEG_BACKWARD(matmul) {
         gemm_operand C = operand(d, false, nb, bs);
         if (!tb) { // dB = A~^T G: (K x M)(M x N)
             gemm_operand L = operand(ac, !ta, nb, bs), R = operand(g, false, nb, bs);
-            USEG_TRY(batched_gemm(ctx, g->dtype, nb, bs, K, N, M, &L, &R, &C, 1.0));
+            USEG_TRY(batched_gemm(ctx, g->device, g->dtype, nb, bs, K, N, M, &L, &R, &C, 1.0));
         } else { // dB = G^T A~: (N x M)(M x K)
             gemm_operand L = operand(g, true, nb, bs), R = operand(ac, ta, nb, bs);
-            USEG_TRY(batched_gemm(ctx, g->dtype, nb, bs, N, K, M, &L, &R, &C, 1.0));
+            USEG_TRY(batched_gemm(ctx, g->device, g->dtype, nb, bs, N, K, M, &L, &R, &C, 1.0));
         }
     }
     return USEG_OK;
@@ -315,18 +365,24 @@ useg_status useg_linear(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tens
                          useg_shape_str(x, sx, sizeof sx), useg_shape_str(w, sw, sizeof sw));
     USEG_TRY(check_bias(ctx, "linear", bias, w));
     int64_t O = w->shape[0], I = w->shape[1];
+    bool cuda = x->device == USEG_DEVICE_CUDA; // cuBLASLt's linear reads x and w contiguous
     useg_tensor *xc, *wc, *bc = NULL;
-    USEG_TRY(copy_unless(ctx, x, x->ndim == 2 ? has_matrix_layout(x) : useg_is_contiguous(x), &xc));
-    USEG_TRY(copy_unless(ctx, w, has_matrix_layout(w), &wc));
+    USEG_TRY(copy_unless(ctx, x, x->ndim == 2 && !cuda ? has_matrix_layout(x) : useg_is_contiguous(x), &xc));
+    USEG_TRY(copy_unless(ctx, w, cuda ? useg_is_contiguous(w) : has_matrix_layout(w), &wc));
     if (bias) USEG_TRY(copy_unless(ctx, bias, useg_is_contiguous(bias), &bc));
     int64_t shape[USEG_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = O;
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, shape, out));
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, shape, out));
     useg_tensor x2 = as_rows(xc), y2 = as_rows(*out);
-    if (bc) fill_rows(&y2, bc);
-    gemm_operand A = operand(&x2, false, 0, NULL), B = operand(wc, true, 0, NULL), C = operand(&y2, false, 0, NULL);
-    USEG_TRY(batched_gemm(ctx, x->dtype, 0, NULL, x2.shape[0], O, I, &A, &B, &C, bc ? 1.0 : 0.0));
+    if (cuda) {
+        USEG_TRY(USEG_CUDA_CALL(ctx, "linear", linear, x->dtype, y2.data, x2.data, wc->data, bc ? bc->data : NULL,
+                                x2.shape[0], I, O));
+    } else {
+        if (bc) fill_rows(&y2, bc);
+        gemm_operand A = operand(&x2, false, 0, NULL), B = operand(wc, true, 0, NULL), C = operand(&y2, false, 0, NULL);
+        USEG_TRY(batched_gemm(ctx, x->device, x->dtype, 0, NULL, x2.shape[0], O, I, &A, &B, &C, bc ? 1.0 : 0.0));
+    }
     useg_tensor *in[3] = {x, w, bias};
     useg_node *n;
     return record(ctx, USEG_OP_LINEAR, *out, in, bias ? 3 : 2, xc, wc, &n);
@@ -343,13 +399,13 @@ USEG_BACKWARD(linear) {
         USEG_TRY(grad_buffer(ctx, x, &d));
         useg_tensor d2 = as_rows(d);
         gemm_operand W = operand(node->saved[1], false, 0, NULL), C = operand(&d2, false, 0, NULL);
-        USEG_TRY(batched_gemm(ctx, dt, 0, NULL, R, I, O, &G, &W, &C, 1.0));
+        USEG_TRY(batched_gemm(ctx, x->device, dt, 0, NULL, R, I, O, &G, &W, &C, 1.0));
     }
     if (w->requires_grad) {
         USEG_TRY(grad_buffer(ctx, w, &d));
         gemm_operand Gt = operand(&g2, true, 0, NULL), X = operand(&x2, false, 0, NULL);
         gemm_operand C = operand(d, false, 0, NULL);
-        USEG_TRY(batched_gemm(ctx, dt, 0, NULL, O, I, R, &Gt, &X, &C, 1.0));
+        USEG_TRY(batched_gemm(ctx, w->device, dt, 0, NULL, O, I, R, &Gt, &X, &C, 1.0));
     }
     if (bias && bias->requires_grad) {
         useg_tensor *db;
@@ -457,6 +513,60 @@ static useg_status conv2d_patches(useg_ctx *ctx, useg_tensor *x, useg_tensor *w,
     return useg_add(ctx, t, u, out);
 }
 
+// out (B, O, OH, OW) = bias + w (O, C KH KW) @ im2col(x_b) per image b; x, w,
+// bias (or NULL) contiguous.
+static useg_status conv2d_forward_cpu(useg_ctx *ctx, const conv_geom *g, const useg_tensor *x,
+                                      const useg_tensor *w, const useg_tensor *bias, useg_tensor *out) {
+    int64_t L = g->OH * g->OW, CKK = g->C * g->KH * g->KW, es = (int64_t)useg_dtype_size(x->dtype);
+    if (bias) {
+        // (B O, L) rows, each its output channel's bias.
+        USEG_FLOAT_DISPATCH(x->dtype, T, {
+            T *Y = out->data;
+            const T *bv = bias->data;
+            for (int64_t r = 0; r < g->B * g->O; r++)
+                for (int64_t i = 0; i < L; i++) Y[r * L + i] = bv[r % g->O];
+        });
+    }
+    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+    void *cols;
+    useg_status st = useg_alloc(ctx, &ctx->scratch, (size_t)(CKK * L * es), &cols);
+    for (int64_t b = 0; b < g->B && st == USEG_OK; b++) {
+        im2col_cpu(g, x->dtype, (const char *)x->data + b * g->C * g->H * g->W * es, cols);
+        // out_b (O, L) = w (O, C KH KW) @ cols (C KH KW, L)
+        st = gemm(ctx, USEG_DEVICE_CPU, x->dtype, false, false, g->O, L, CKK, w->data, CKK, cols, L,
+                  bias ? 1.0 : 0.0, (char *)out->data + b * g->O * L * es, L);
+    }
+    useg_arena_rewind(&ctx->scratch, mark);
+    return st;
+}
+
+// Per image b, with cols_b = im2col(x_b) and G_b = dout_b (O, L):
+// dw += G_b cols_b^T;  dx_b += col2im(w^T G_b). dw and dx (either may be
+// NULL) are the inputs' gradient buffers.
+static useg_status conv2d_backward_cpu(useg_ctx *ctx, const conv_geom *geo, const useg_tensor *xc,
+                                       const useg_tensor *wc, const useg_tensor *g, useg_tensor *dx,
+                                       useg_tensor *dw) {
+    useg_dtype dt = g->dtype;
+    int64_t L = geo->OH * geo->OW, CKK = geo->C * geo->KH * geo->KW, es = (int64_t)useg_dtype_size(dt);
+    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+    void *cols;
+    useg_status st = useg_alloc(ctx, &ctx->scratch, (size_t)(CKK * L * es), &cols);
+    for (int64_t b = 0; b < geo->B && st == USEG_OK; b++) {
+        const char *gb = (const char *)g->data + b * geo->O * L * es;
+        if (dw) {
+            im2col_cpu(geo, dt, (const char *)xc->data + b * geo->C * geo->H * geo->W * es, cols);
+            st = gemm(ctx, USEG_DEVICE_CPU, dt, false, true, geo->O, CKK, L, gb, L, cols, L, 1.0, dw->data, CKK);
+        }
+        if (dx && st == USEG_OK) {
+            // cols now holds w^T G_b (C KH KW, L).
+            st = gemm(ctx, USEG_DEVICE_CPU, dt, true, false, CKK, L, geo->O, wc->data, CKK, gb, L, 0.0, cols, L);
+            col2im_cpu(geo, dt, cols, (char *)dx->data + b * geo->C * geo->H * geo->W * es);
+        }
+    }
+    useg_arena_rewind(&ctx->scratch, mark);
+    return st;
+}
+
 useg_status useg_conv2d(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tensor *bias, int stride_h,
                         int stride_w, int pad_h, int pad_w, useg_tensor **out) {
     USEG_TRY(check_same_dtype(ctx, "conv2d", x, w));
@@ -481,28 +591,13 @@ useg_status useg_conv2d(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tens
     USEG_TRY(copy_unless(ctx, w, useg_is_contiguous(w), &wc));
     if (bias) USEG_TRY(copy_unless(ctx, bias, useg_is_contiguous(bias), &bc));
     const int64_t shape[4] = {g.B, g.O, g.OH, g.OW};
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, 4, shape, out));
-    int64_t L = g.OH * g.OW, CKK = g.C * g.KH * g.KW, es = (int64_t)useg_dtype_size(x->dtype);
-    if (bc) {
-        // (B O, L) rows, each its output channel's bias.
-        USEG_FLOAT_DISPATCH(x->dtype, T, {
-            T *Y = (*out)->data;
-            const T *bv = bc->data;
-            for (int64_t r = 0; r < g.B * g.O; r++)
-                for (int64_t i = 0; i < L; i++) Y[r * L + i] = bv[r % g.O];
-        });
-    }
-    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
-    void *cols;
-    useg_status st = useg_alloc(ctx, &ctx->scratch, (size_t)(CKK * L * es), &cols);
-    for (int64_t b = 0; b < g.B && st == USEG_OK; b++) {
-        im2col_cpu(&g, x->dtype, (const char *)xc->data + b * g.C * g.H * g.W * es, cols);
-        // out_b (O, L) = w (O, C KH KW) @ cols (C KH KW, L)
-        st = gemm(ctx, x->dtype, false, false, g.O, L, CKK, wc->data, CKK, cols, L, bc ? 1.0 : 0.0,
-                  (char *)(*out)->data + b * g.O * L * es, L);
-    }
-    useg_arena_rewind(&ctx->scratch, mark);
-    USEG_TRY(st);
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, 4, shape, out));
+    if (x->device == USEG_DEVICE_CUDA)
+        USEG_TRY(USEG_CUDA_CALL(ctx, "conv2d", conv2d_forward, x->dtype, (*out)->data, xc->data, wc->data,
+                                bc ? bc->data : NULL, g.B, g.C, g.H, g.W, g.O, (int)g.KH, (int)g.KW, stride_h,
+                                stride_w, pad_h, pad_w));
+    else
+        USEG_TRY(conv2d_forward_cpu(ctx, &g, xc, wc, bc, *out));
     useg_tensor *in[3] = {x, w, bias};
     useg_node *n;
     USEG_TRY(record(ctx, USEG_OP_CONV2D, *out, in, bias ? 3 : 2, xc, wc, &n));
@@ -515,34 +610,26 @@ useg_status useg_conv2d(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tens
     return USEG_OK;
 }
 
-// Per image b, with cols_b = im2col(x_b) and G_b = dout_b (O, L):
-// dw += G_b cols_b^T;  dx_b += col2im(w^T G_b);  dbias = sum of G over (B, OH, OW).
+// dx, dw from the kernels above (on the GPU written into fresh tensors, then
+// accumulated); dbias = the sum of G over (B, OH, OW).
 USEG_BACKWARD(conv2d) {
     useg_tensor *x = node->in[0], *w = node->in[1], *bias = node->n_in > 2 ? node->in[2] : NULL;
     const useg_tensor *xc = node->saved[0], *wc = node->saved[1], *g = node->out->grad;
     conv_geom geo = conv_geometry(xc, wc, node->iarg[0], node->iarg[1], node->iarg[2], node->iarg[3]);
-    useg_dtype dt = g->dtype;
-    int64_t L = geo.OH * geo.OW, CKK = geo.C * geo.KH * geo.KW, es = (int64_t)useg_dtype_size(dt);
     useg_tensor *dw = NULL, *dx = NULL;
-    if (w->requires_grad) USEG_TRY(grad_buffer(ctx, w, &dw));
-    if (x->requires_grad) USEG_TRY(grad_buffer(ctx, x, &dx));
-    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
-    void *cols;
-    useg_status st = useg_alloc(ctx, &ctx->scratch, (size_t)(CKK * L * es), &cols);
-    for (int64_t b = 0; b < geo.B && st == USEG_OK; b++) {
-        const char *gb = (const char *)g->data + b * geo.O * L * es;
-        if (dw) {
-            im2col_cpu(&geo, dt, (const char *)xc->data + b * geo.C * geo.H * geo.W * es, cols);
-            st = gemm(ctx, dt, false, true, geo.O, CKK, L, gb, L, cols, L, 1.0, dw->data, CKK);
-        }
-        if (dx && st == USEG_OK) {
-            // cols now holds w^T G_b (C KH KW, L).
-            st = gemm(ctx, dt, true, false, CKK, L, geo.O, wc->data, CKK, gb, L, 0.0, cols, L);
-            col2im_cpu(&geo, dt, cols, (char *)dx->data + b * geo.C * geo.H * geo.W * es);
-        }
+    if (x->device == USEG_DEVICE_CUDA) {
+        if (w->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, w->device, w->dtype, 4, w->shape, &dw));
+        if (x->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, 4, x->shape, &dx));
+        USEG_TRY(USEG_CUDA_CALL(ctx, "conv2d", conv2d_backward, g->dtype, dx ? dx->data : NULL, dw ? dw->data : NULL,
+                                NULL, g->data, xc->data, wc->data, geo.B, geo.C, geo.H, geo.W, geo.O, (int)geo.KH,
+                                (int)geo.KW, (int)geo.sh, (int)geo.sw, (int)geo.ph, (int)geo.pw));
+        if (dw) USEG_TRY(useg_accumulate_grad(ctx, w, dw));
+        if (dx) USEG_TRY(useg_accumulate_grad(ctx, x, dx));
+    } else {
+        if (w->requires_grad) USEG_TRY(grad_buffer(ctx, w, &dw));
+        if (x->requires_grad) USEG_TRY(grad_buffer(ctx, x, &dx));
+        USEG_TRY(conv2d_backward_cpu(ctx, &geo, xc, wc, g, dx, dw));
     }
-    useg_arena_rewind(&ctx->scratch, mark);
-    USEG_TRY(st);
     if (bias && bias->requires_grad) {
         useg_tensor *db;
         USEG_TRY(useg_sum(ctx, node->out->grad, 0xDu, false, &db)); // axes B, OH, OW

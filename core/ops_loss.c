@@ -28,8 +28,15 @@
 //                  no training code; SAM-style reimplementations use this form.
 // Float targets are differentiable too (soft targets from a teacher); integer
 // class targets are not.
+//
+// CUDA tensors run the twins of the kernels below (kernels/cuda/loss.cu)
+// through the CUDA table (device.h): the same tensors in, the 0-d loss written
+// on the device, statistics kept in f32. Cross-entropy's targets are checked
+// on the device too (the one wait for the GPU in these ops: an out-of-range
+// target must fail before any kernel reads x[target]).
 #include <tgmath.h>
 
+#include "device.h"
 #include "dispatch.h"
 #include "op_internal.h"
 
@@ -40,17 +47,16 @@ enum { CE_TILE = 64 };
 
 static double sigmoid_of(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
-// 0-d output holding `value` in dtype `dt`.
-static useg_status scalar_out(useg_ctx *ctx, useg_dtype dt, double value, useg_tensor **out) {
-    USEG_TRY(useg_empty(ctx, NULL, dt, 0, (int64_t[1]){0}, out));
-    useg_set_flat(*out, 0, value);
-    return USEG_OK;
+// The 0-d loss, of x's dtype on x's device; the kernels write it.
+static useg_status scalar_like(useg_ctx *ctx, const useg_tensor *x, useg_tensor **out) {
+    return useg_empty_on(ctx, NULL, x->device, x->dtype, 0, (int64_t[1]){0}, out);
 }
 
-// A float target of the logits' dtype and exact shape.
+// A float target of the logits' dtype, device and exact shape.
 static useg_status check_float_target(useg_ctx *ctx, const char *op, const useg_tensor *x, const useg_tensor *t) {
-    USEG_TRY(useg_check_float_cpu(ctx, op, x));
-    USEG_TRY(useg_check_float_cpu(ctx, op, t));
+    USEG_TRY(useg_check_float(ctx, op, x));
+    USEG_TRY(useg_check_float(ctx, op, t));
+    USEG_TRY(useg_check_same_device(ctx, op, x, t));
     if (t->dtype != x->dtype || !useg_same_shape(x, t)) {
         char a[96], b[96];
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: target %s does not match logits %s", op,
@@ -71,13 +77,21 @@ static void ce_tile(int64_t t, int64_t S, int64_t *n, int64_t *s0, int64_t *len)
     *len = S - *s0 < CE_TILE ? S - *s0 : CE_TILE;
 }
 
-// lse[p] = logsumexp over C at each position p = n S + s; returns the sum
-// over non-ignored positions of lse - x[target] (partial: one double per tile).
-static double cross_entropy_forward_cpu(const useg_tensor *x, const int64_t *target, int64_t ignore_index,
-                                        int64_t C, int64_t S, double *lse, double *partial) {
-    int64_t N = x->shape[0], tiles = N * ((S + CE_TILE - 1) / CE_TILE);
+// Logits x (N, C, S...) against validated targets (N, S...), all contiguous:
+// lse (P) f64 = logsumexp over C at each position p = n S + s, and out = the
+// sum over non-ignored positions of lse - x[target], divided by count
+// (partial sums: one double per tile, added in order).
+static useg_status cross_entropy_forward_cpu(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *target_t,
+                                             int64_t ignore_index, double count, useg_tensor *lse_t,
+                                             useg_tensor *out) {
+    int64_t N = x->shape[0], C = x->shape[1], S = N ? useg_numel(target_t) / N : 0;
+    int64_t tiles = N * ((S + CE_TILE - 1) / CE_TILE);
+    const int64_t *target = target_t->data;
+    double *lse = lse_t->data, *partial, total = 0;
+    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(tiles + 1) * sizeof(double), (void **)&partial));
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
-    USEG_FLOAT_DISPATCH(x->dtype, T, {
+    if (C > 0) USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data;
         _Pragma("omp parallel for schedule(static) if (parallel)")
         for (int64_t t = 0; t < tiles; t++) {
@@ -100,15 +114,24 @@ static double cross_entropy_forward_cpu(const useg_tensor *x, const int64_t *tar
             partial[t] = s;
         }
     });
-    double total = 0;
-    for (int64_t t = 0; t < tiles; t++) total += partial[t];
-    return total;
+    if (C > 0)
+        for (int64_t t = 0; t < tiles; t++) total += partial[t];
+    useg_arena_rewind(&ctx->scratch, mark);
+    // count 0 (all ignored): 0 / 0 = NaN, as PyTorch.
+    useg_set_flat(out, 0, total / count);
+    return USEG_OK;
 }
 
-// dx = scale * (softmax(x) - onehot(target)) at counted positions, 0 at ignored ones.
-static void cross_entropy_backward_cpu(const useg_tensor *x, const int64_t *target, int64_t ignore_index,
-                                       int64_t C, int64_t S, const double *lse, double scale, useg_tensor *dx) {
-    int64_t N = x->shape[0], tiles = N * ((S + CE_TILE - 1) / CE_TILE);
+// dx = g / count * (softmax(x) - onehot(target)) at counted positions, 0 at
+// ignored ones; g the 0-d upstream gradient, lse the forward's.
+static void cross_entropy_backward_cpu(const useg_tensor *x, const useg_tensor *target_t, int64_t ignore_index,
+                                       double count, const useg_tensor *lse_t, const useg_tensor *g,
+                                       useg_tensor *dx) {
+    int64_t N = x->shape[0], C = x->shape[1], S = N ? useg_numel(target_t) / N : 0;
+    int64_t tiles = N * ((S + CE_TILE - 1) / CE_TILE);
+    const int64_t *target = target_t->data;
+    const double *lse = lse_t->data;
+    double scale = useg_get_flat(g, 0) / count;
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data;
@@ -130,15 +153,40 @@ static void cross_entropy_backward_cpu(const useg_tensor *x, const int64_t *targ
     });
 }
 
+// Every target (contiguous) is ignore_index or a class in [0, C); *count = the
+// number of the latter. On a GPU the check runs there and waits for it.
+static useg_status check_targets(useg_ctx *ctx, const useg_tensor *target, int64_t C, int64_t ignore_index,
+                                 int64_t *count) {
+    int64_t first_bad = -1, value = 0;
+    if (target->device == USEG_DEVICE_CUDA) {
+        USEG_TRY(USEG_CUDA_CALL(ctx, "cross_entropy", find_bad_index, target, C, &ignore_index, &first_bad, &value,
+                                count));
+    } else {
+        const int64_t *tg = target->data;
+        int64_t P = useg_numel(target);
+        *count = 0;
+        for (int64_t p = 0; p < P && first_bad < 0; p++) {
+            if (tg[p] == ignore_index) continue;
+            if (tg[p] < 0 || tg[p] >= C) first_bad = p, value = tg[p];
+            else (*count)++;
+        }
+    }
+    if (first_bad >= 0)
+        return useg_fail(ctx, USEG_ERR_SHAPE,
+                         "cross_entropy: target %lld at position %lld is outside [0, %lld) and is not "
+                         "ignore_index %lld",
+                         (long long)value, (long long)first_bad, (long long)C, (long long)ignore_index);
+    return USEG_OK;
+}
+
 useg_status useg_cross_entropy(useg_ctx *ctx, useg_tensor *logits, useg_tensor *target, int64_t ignore_index,
                                useg_tensor **out) {
-    USEG_TRY(useg_check_float_cpu(ctx, "cross_entropy", logits));
+    USEG_TRY(useg_check_float(ctx, "cross_entropy", logits));
     char a[96], b[96];
     if (logits->ndim < 2)
         return useg_fail(ctx, USEG_ERR_SHAPE, "cross_entropy: logits %s must be (N, C) or (N, C, d1, ...)",
                          useg_shape_str(logits, a, sizeof a));
-    if (target->device != USEG_DEVICE_CPU)
-        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "cross_entropy: not supported on this device");
+    USEG_TRY(useg_check_same_device(ctx, "cross_entropy", logits, target));
     if (target->dtype != USEG_I64)
         return useg_fail(ctx, USEG_ERR_SHAPE, "cross_entropy: targets must be i64 class indices, got %s",
                          useg_dtype_name(target->dtype));
@@ -150,33 +198,22 @@ useg_status useg_cross_entropy(useg_ctx *ctx, useg_tensor *logits, useg_tensor *
     useg_tensor *xc, *tc, *lse;
     USEG_TRY(useg_contiguous(ctx, logits, &xc));
     USEG_TRY(useg_contiguous(ctx, target, &tc));
-    int64_t C = logits->shape[1], P = useg_numel(target), S = logits->shape[0] ? P / logits->shape[0] : 0;
     // Validate every target before any kernel reads x[target].
-    const int64_t *tg = tc->data;
-    int64_t count = 0;
-    for (int64_t p = 0; p < P; p++) {
-        if (tg[p] == ignore_index) continue;
-        if (tg[p] < 0 || tg[p] >= C)
-            return useg_fail(ctx, USEG_ERR_SHAPE,
-                             "cross_entropy: target %lld at position %lld is outside [0, %lld) and is not "
-                             "ignore_index %lld",
-                             (long long)tg[p], (long long)p, (long long)C, (long long)ignore_index);
-        count++;
-    }
-    bool record = useg_needs_grad(ctx, &xc, 1);
+    int64_t C = logits->shape[1], P = useg_numel(target), count;
+    USEG_TRY(check_targets(ctx, tc, C, ignore_index, &count));
+    bool record = useg_needs_grad(ctx, &xc, 1), cuda = logits->device == USEG_DEVICE_CUDA;
+    USEG_TRY(scalar_like(ctx, logits, out));
     // The per-position log-sum-exp is kept for the backward when there is one,
-    // else it is a workspace like the partial sums.
-    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
-    double *partial;
-    int64_t tiles = logits->shape[0] * ((S + CE_TILE - 1) / CE_TILE);
-    useg_status st = useg_alloc(ctx, &ctx->scratch, (size_t)(tiles + 1) * sizeof(double), (void **)&partial);
-    if (st == USEG_OK) st = useg_empty(ctx, record ? &ctx->step : &ctx->scratch, USEG_F64, 1, &P, &lse);
-    double total = 0;
-    if (st == USEG_OK && C > 0) total = cross_entropy_forward_cpu(xc, tg, ignore_index, C, S, lse->data, partial);
-    useg_arena_rewind(&ctx->scratch, mark);
+    // else it is a workspace.
+    useg_scratch_mark mark = useg_scratch_get_mark(ctx);
+    useg_status st = useg_empty_on(ctx, record ? &ctx->step : &ctx->scratch, logits->device,
+                                   cuda ? USEG_F32 : USEG_F64, 1, &P, &lse);
+    if (st == USEG_OK && cuda)
+        st = USEG_CUDA_CALL(ctx, "cross_entropy", cross_entropy_forward, xc, tc, ignore_index, (double)count, lse, *out);
+    else if (st == USEG_OK)
+        st = cross_entropy_forward_cpu(ctx, xc, tc, ignore_index, (double)count, lse, *out);
+    useg_scratch_rewind(ctx, mark);
     USEG_TRY(st);
-    // count 0 (all ignored): 0 / 0 = NaN, as PyTorch.
-    USEG_TRY(scalar_out(ctx, logits->dtype, total / (double)count, out));
     if (record) {
         useg_node *n = useg_record(ctx, USEG_OP_CROSS_ENTROPY, *out, &xc, 1);
         if (!n) return ctx->status;
@@ -190,11 +227,15 @@ useg_status useg_cross_entropy(useg_ctx *ctx, useg_tensor *logits, useg_tensor *
 
 USEG_BACKWARD(cross_entropy) {
     useg_tensor *x = node->in[0], *dx;
-    int64_t C = x->shape[1], S = x->shape[0] ? useg_numel(node->saved[0]) / x->shape[0] : 0;
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
-    double scale = useg_get_flat(node->out->grad, 0) / node->farg[0];
-    if (useg_numel(x) > 0)
-        cross_entropy_backward_cpu(x, node->saved[0]->data, node->iarg[0], C, S, node->saved[1]->data, scale, dx);
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, &dx));
+    const useg_tensor *target = node->saved[0], *lse = node->saved[1], *g = node->out->grad;
+    if (useg_numel(x) > 0) {
+        if (x->device == USEG_DEVICE_CUDA)
+            USEG_TRY(USEG_CUDA_CALL(ctx, "cross_entropy", cross_entropy_backward, x, target, node->iarg[0],
+                                    node->farg[0], lse, g, dx));
+        else
+            cross_entropy_backward_cpu(x, target, node->iarg[0], node->farg[0], lse, g, dx);
+    }
     return useg_accumulate_grad(ctx, x, dx);
 }
 
@@ -217,10 +258,13 @@ static double focal_term(double x, double t, double alpha, double gamma, double 
     return at * ce * mod;
 }
 
-// Sum of focal_term over x, t (contiguous, n elements), in fixed chunks.
-static double focal_forward_cpu(const useg_tensor *x, const useg_tensor *t, double alpha, double gamma,
-                                double *partial) {
+// out = the mean of focal_term over x, t (contiguous, n elements), summed in fixed chunks.
+static useg_status focal_forward_cpu(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t, double alpha,
+                                     double gamma, useg_tensor *out) {
     int64_t n = useg_numel(x), chunks = (n + LOSS_CHUNK - 1) / LOSS_CHUNK;
+    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+    double *partial;
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(chunks + 1) * sizeof(double), (void **)&partial));
     bool parallel = n > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data, *Tg = t->data;
@@ -234,13 +278,16 @@ static double focal_forward_cpu(const useg_tensor *x, const useg_tensor *t, doub
     });
     double total = 0;
     for (int64_t ch = 0; ch < chunks; ch++) total += partial[ch];
-    return total;
+    useg_arena_rewind(&ctx->scratch, mark);
+    useg_set_flat(out, 0, total / (double)n); // n 0: NaN, as torch's mean
+    return USEG_OK;
 }
 
-// dx, dt (either may be NULL) = scale * the derivatives of focal_term.
+// dx, dt (either may be NULL) = g / n * the derivatives of focal_term; g the 0-d upstream gradient.
 static void focal_backward_cpu(const useg_tensor *x, const useg_tensor *t, double alpha, double gamma,
-                               double scale, useg_tensor *dx, useg_tensor *dt) {
+                               const useg_tensor *g, useg_tensor *dx, useg_tensor *dt) {
     int64_t n = useg_numel(x);
+    double scale = useg_get_flat(g, 0) / (double)n;
     bool parallel = n > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data, *Tg = t->data;
@@ -261,13 +308,11 @@ static useg_status focal_common(useg_ctx *ctx, useg_op op, const char *name, use
     useg_tensor *in[2];
     USEG_TRY(useg_contiguous(ctx, logits, &in[0]));
     USEG_TRY(useg_contiguous(ctx, target, &in[1]));
-    int64_t n = useg_numel(logits);
-    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
-    double *partial;
-    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n / LOSS_CHUNK + 1) * sizeof(double), (void **)&partial));
-    double total = focal_forward_cpu(in[0], in[1], alpha, gamma, partial);
-    useg_arena_rewind(&ctx->scratch, mark);
-    USEG_TRY(scalar_out(ctx, logits->dtype, total / (double)n, out)); // n 0: NaN, as torch's mean
+    USEG_TRY(scalar_like(ctx, logits, out));
+    if (logits->device == USEG_DEVICE_CUDA)
+        USEG_TRY(USEG_CUDA_CALL(ctx, name, focal_forward, in[0], in[1], alpha, gamma, *out));
+    else
+        USEG_TRY(focal_forward_cpu(ctx, in[0], in[1], alpha, gamma, *out));
     if (useg_needs_grad(ctx, in, 2)) {
         useg_node *node = useg_record(ctx, op, *out, in, 2);
         if (!node) return ctx->status;
@@ -277,12 +322,14 @@ static useg_status focal_common(useg_ctx *ctx, useg_op op, const char *name, use
     return USEG_OK;
 }
 
-static useg_status focal_backward(useg_ctx *ctx, const useg_node *node) {
+static useg_status focal_backward(useg_ctx *ctx, const char *name, const useg_node *node) {
     useg_tensor *x = node->in[0], *t = node->in[1], *dx = NULL, *dt = NULL;
-    if (x->requires_grad) USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
-    if (t->requires_grad) USEG_TRY(useg_empty(ctx, NULL, t->dtype, t->ndim, t->shape, &dt));
-    double scale = useg_get_flat(node->out->grad, 0) / (double)useg_numel(x);
-    focal_backward_cpu(x, t, node->farg[0], node->farg[1], scale, dx, dt);
+    if (x->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, &dx));
+    if (t->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, t->device, t->dtype, t->ndim, t->shape, &dt));
+    if (x->device == USEG_DEVICE_CUDA)
+        USEG_TRY(USEG_CUDA_CALL(ctx, name, focal_backward, x, t, node->farg[0], node->farg[1], node->out->grad, dx, dt));
+    else
+        focal_backward_cpu(x, t, node->farg[0], node->farg[1], node->out->grad, dx, dt);
     if (dx) USEG_TRY(useg_accumulate_grad(ctx, x, dx));
     if (dt) USEG_TRY(useg_accumulate_grad(ctx, t, dt));
     return USEG_OK;
@@ -301,13 +348,16 @@ useg_status useg_focal_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *tar
     return focal_common(ctx, USEG_OP_FOCAL_LOSS, "focal_loss", logits, target, alpha, gamma, out);
 }
 
-USEG_BACKWARD(bce_with_logits) { return focal_backward(ctx, node); }
-USEG_BACKWARD(focal_loss) { return focal_backward(ctx, node); }
+USEG_BACKWARD(bce_with_logits) { return focal_backward(ctx, "bce_with_logits", node); }
+USEG_BACKWARD(focal_loss) { return focal_backward(ctx, "focal_loss", node); }
 
 // --- Dice ------------------------------------------------------------------------------------
 
-// Rows of x, t (N, L): stats[2n] = 2 sum(p t) + 1, stats[2n + 1] = sum(p) + sum(t) + 1.
-static void dice_forward_cpu(const useg_tensor *x, const useg_tensor *t, int64_t N, int64_t L, double *stats) {
+// Rows of x, t (N, L): stats (N, 2) f64, stats[2n] = 2 sum(p t) + 1,
+// stats[2n + 1] = sum(p) + sum(t) + 1; out = the mean over rows of 1 - A / B.
+static void dice_forward_cpu(const useg_tensor *x, const useg_tensor *t, useg_tensor *stats_t, useg_tensor *out) {
+    int64_t N = x->shape[0], L = N ? useg_numel(x) / N : 0;
+    double *stats = stats_t->data;
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data, *Tg = t->data;
@@ -323,11 +373,18 @@ static void dice_forward_cpu(const useg_tensor *x, const useg_tensor *t, int64_t
             stats[2 * r + 1] = sum + 1;
         }
     });
+    double total = 0;
+    for (int64_t r = 0; r < N; r++) total += 1 - stats[2 * r] / stats[2 * r + 1];
+    useg_set_flat(out, 0, total / (double)N); // N 0: NaN
 }
 
-// With A, B the row's stats: d loss / d p = -(2 t B - A) / B^2, d loss / d t = -(2 p B - A) / B^2.
-static void dice_backward_cpu(const useg_tensor *x, const useg_tensor *t, int64_t N, int64_t L,
-                              const double *stats, double scale, useg_tensor *dx, useg_tensor *dt) {
+// With A, B the row's stats: d loss / d p = -(2 t B - A) / B^2, d loss / d t = -(2 p B - A) / B^2,
+// times g / N (g the 0-d upstream gradient).
+static void dice_backward_cpu(const useg_tensor *x, const useg_tensor *t, const useg_tensor *stats_t,
+                              const useg_tensor *g, useg_tensor *dx, useg_tensor *dt) {
+    int64_t N = x->shape[0], L = N ? useg_numel(x) / N : 0;
+    const double *stats = stats_t->data;
+    double scale = useg_get_flat(g, 0) / (double)N;
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data, *Tg = t->data;
@@ -354,13 +411,12 @@ useg_status useg_dice_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *targ
     useg_tensor *in[2], *stats;
     USEG_TRY(useg_contiguous(ctx, logits, &in[0]));
     USEG_TRY(useg_contiguous(ctx, target, &in[1]));
-    int64_t N = logits->shape[0], L = N ? useg_numel(logits) / N : 0;
-    USEG_TRY(useg_empty(ctx, NULL, USEG_F64, 2, (int64_t[2]){N, 2}, &stats));
-    const double *st = stats->data;
-    dice_forward_cpu(in[0], in[1], N, L, stats->data);
-    double total = 0;
-    for (int64_t r = 0; r < N; r++) total += 1 - st[2 * r] / st[2 * r + 1];
-    USEG_TRY(scalar_out(ctx, logits->dtype, total / (double)N, out)); // N 0: NaN
+    bool cuda = logits->device == USEG_DEVICE_CUDA;
+    USEG_TRY(useg_empty_on(ctx, NULL, logits->device, cuda ? USEG_F32 : USEG_F64, 2,
+                           (int64_t[2]){logits->shape[0], 2}, &stats));
+    USEG_TRY(scalar_like(ctx, logits, out));
+    if (cuda) USEG_TRY(USEG_CUDA_CALL(ctx, "dice_loss", dice_forward, in[0], in[1], stats, *out));
+    else dice_forward_cpu(in[0], in[1], stats, *out);
     if (useg_needs_grad(ctx, in, 2)) {
         useg_node *node = useg_record(ctx, USEG_OP_DICE_LOSS, *out, in, 2);
         if (!node) return ctx->status;
@@ -371,11 +427,12 @@ useg_status useg_dice_loss(useg_ctx *ctx, useg_tensor *logits, useg_tensor *targ
 
 USEG_BACKWARD(dice_loss) {
     useg_tensor *x = node->in[0], *t = node->in[1], *dx = NULL, *dt = NULL;
-    if (x->requires_grad) USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
-    if (t->requires_grad) USEG_TRY(useg_empty(ctx, NULL, t->dtype, t->ndim, t->shape, &dt));
-    int64_t N = x->shape[0], L = N ? useg_numel(x) / N : 0;
-    double scale = useg_get_flat(node->out->grad, 0) / (double)N;
-    dice_backward_cpu(x, t, N, L, node->saved[0]->data, scale, dx, dt);
+    if (x->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, &dx));
+    if (t->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, t->device, t->dtype, t->ndim, t->shape, &dt));
+    if (x->device == USEG_DEVICE_CUDA)
+        USEG_TRY(USEG_CUDA_CALL(ctx, "dice_loss", dice_backward, x, t, node->saved[0], node->out->grad, dx, dt));
+    else
+        dice_backward_cpu(x, t, node->saved[0], node->out->grad, dx, dt);
     if (dx) USEG_TRY(useg_accumulate_grad(ctx, x, dx));
     if (dt) USEG_TRY(useg_accumulate_grad(ctx, t, dt));
     return USEG_OK;

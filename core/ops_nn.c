@@ -26,9 +26,14 @@
 // Measured with benchmarks/core/bench_nn_torch.py against PyTorch 1.13 on the
 // same machine; checked against PyTorch (tests/core/torch_nn.py) and by f64
 // finite differences (tests/core/test_gradcheck_nn.c).
+//
+// CUDA tensors run the twins of the CPU kernels below through the CUDA table
+// (device.h; kernels/cuda/softmax.cu, layernorm.cu), which keep the layer
+// norm statistics in f32; tests/cuda/test_cuda_nn.c compares them with these.
 #include <tgmath.h>
 #include <string.h>
 
+#include "device.h"
 #include "dispatch.h"
 #include "op_internal.h"
 
@@ -123,7 +128,7 @@ static void softmax_backward_cpu(const useg_tensor *y, const useg_tensor *g, int
 
 static useg_status softmax_common(useg_ctx *ctx, bool log_out, useg_tensor *x, int axis, useg_tensor **out) {
     const char *name = log_out ? "log_softmax" : "softmax";
-    USEG_TRY(useg_check_float_cpu(ctx, name, x));
+    USEG_TRY(useg_check_float(ctx, name, x));
     if (x->ndim == 0) return useg_fail(ctx, USEG_ERR_SHAPE, "%s: x must have at least one axis", name);
     USEG_TRY(useg_normalize_axis(ctx, name, axis, x->ndim, &axis));
     useg_tensor *xc;
@@ -131,8 +136,11 @@ static useg_status softmax_common(useg_ctx *ctx, bool log_out, useg_tensor *x, i
     useg_status st = useg_contiguous(ctx, x, &xc);
     useg_no_grad_end(ctx, prev);
     USEG_TRY(st);
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, out));
-    if (useg_numel(x) > 0) softmax_forward_cpu(xc, axis, log_out, *out);
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, out));
+    if (useg_numel(x) > 0) {
+        if (x->device == USEG_DEVICE_CUDA) USEG_TRY(USEG_CUDA_CALL(ctx, name, softmax_forward, xc, axis, log_out, *out));
+        else softmax_forward_cpu(xc, axis, log_out, *out);
+    }
     if (useg_needs_grad(ctx, &x, 1)) {
         useg_node *n = useg_record(ctx, log_out ? USEG_OP_LOG_SOFTMAX : USEG_OP_SOFTMAX, *out, &x, 1);
         if (!n) return ctx->status;
@@ -151,8 +159,15 @@ useg_status useg_log_softmax(useg_ctx *ctx, useg_tensor *x, int axis, useg_tenso
 
 static useg_status softmax_backward_common(useg_ctx *ctx, const useg_node *node, bool log_out) {
     useg_tensor *y = node->out, *dx;
-    USEG_TRY(useg_empty(ctx, NULL, y->dtype, y->ndim, y->shape, &dx));
-    if (useg_numel(y) > 0) softmax_backward_cpu(y, y->grad, (int)node->iarg[0], log_out, dx);
+    int axis = (int)node->iarg[0];
+    USEG_TRY(useg_empty_on(ctx, NULL, y->device, y->dtype, y->ndim, y->shape, &dx));
+    if (useg_numel(y) > 0) {
+        if (y->device == USEG_DEVICE_CUDA)
+            USEG_TRY(USEG_CUDA_CALL(ctx, log_out ? "log_softmax" : "softmax", softmax_backward, y, y->grad, axis,
+                                    log_out, dx));
+        else
+            softmax_backward_cpu(y, y->grad, axis, log_out, dx);
+    }
     return useg_accumulate_grad(ctx, node->in[0], dx);
 }
 
@@ -165,11 +180,12 @@ USEG_BACKWARD(log_softmax) { return softmax_backward_common(ctx, node, true); }
 // threads, few enough that the (LN_CHUNKS, 2, C) partials stay in cache.
 enum { LN_CHUNKS = 64 };
 
-// Rows of x (R, C) -> y; w, b (C) or NULL; stats (R, 2) = (mean, rstd) in double, or NULL.
+// Rows of x (R, C) -> y; w, b (C) or NULL; stats (R, 2) f64 = (mean, rstd), or NULL.
 // All contiguous.
 static void layer_norm_forward_cpu(const useg_tensor *x, const useg_tensor *w, const useg_tensor *b, double eps,
-                                   useg_tensor *y, double *stats) {
+                                   useg_tensor *y, useg_tensor *stats_out) {
     int64_t C = x->shape[x->ndim - 1], R = useg_numel(x) / C;
+    double *stats = stats_out ? stats_out->data : NULL;
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data, *W = w ? w->data : NULL, *B = b ? b->data : NULL;
@@ -203,8 +219,8 @@ static void layer_norm_forward_cpu(const useg_tensor *x, const useg_tensor *w, c
 // rows [ch * rows_per_chunk, ...)) so dweight/dbias need no second read of x
 // and g. Chunks depend on the shape only, so the sums do not depend on the
 // thread count.
-static void layer_norm_backward_cpu(const useg_tensor *x, const useg_tensor *w, const double *stats,
-                                    const useg_tensor *g, useg_tensor *dx, int64_t rows_per_chunk, double *part) {
+static void layer_norm_backward_rows(const useg_tensor *x, const useg_tensor *w, const double *stats,
+                                     const useg_tensor *g, useg_tensor *dx, int64_t rows_per_chunk, double *part) {
     int64_t C = x->shape[x->ndim - 1], R = useg_numel(x) / C;
     int64_t chunks = (R + rows_per_chunk - 1) / rows_per_chunk;
     bool parallel = useg_numel(x) > USEG_PARALLEL_THRESHOLD;
@@ -247,10 +263,36 @@ static void layer_norm_backward_cpu(const useg_tensor *x, const useg_tensor *w, 
     });
 }
 
-// weight or bias: NULL, or a 1-D float tensor of x's dtype and size C.
+// dx, dw, db (each may be NULL; contiguous) written from g and the saved
+// stats (R, 2) f64: the rows' pass above, then the chunks' partial sums
+// added in chunk order.
+static useg_status layer_norm_backward_cpu(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *w,
+                                           const useg_tensor *stats, const useg_tensor *g, useg_tensor *dx,
+                                           useg_tensor *dw, useg_tensor *db) {
+    int64_t C = x->shape[x->ndim - 1], R = C ? useg_numel(x) / C : 0;
+    int64_t rows_per_chunk = R ? (R + LN_CHUNKS - 1) / LN_CHUNKS : 1, chunks = (R + rows_per_chunk - 1) / rows_per_chunk;
+    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+    double *part = NULL;
+    if (dw || db) USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(chunks * 2 * C) * sizeof(double), (void **)&part));
+    if (R * C > 0) layer_norm_backward_rows(x, w, stats->data, g, dx, rows_per_chunk, part);
+    for (int k = 0; k < 2 && part; k++) {
+        useg_tensor *dp = k ? db : dw;
+        if (!dp) continue;
+        for (int64_t c = 0; c < C; c++) {
+            double s = 0;
+            for (int64_t ch = 0; ch < chunks; ch++) s += part[(ch * 2 + k) * C + c];
+            useg_set_flat(dp, c, s);
+        }
+    }
+    useg_arena_rewind(&ctx->scratch, mark);
+    return USEG_OK;
+}
+
+// weight or bias: NULL, or a 1-D float tensor of x's dtype, device and size C.
 static useg_status check_affine(useg_ctx *ctx, const char *what, const useg_tensor *p, const useg_tensor *x) {
     if (!p) return USEG_OK;
-    USEG_TRY(useg_check_float_cpu(ctx, "layer_norm", p));
+    USEG_TRY(useg_check_float(ctx, "layer_norm", p));
+    USEG_TRY(useg_check_same_device(ctx, "layer_norm", x, p));
     if (p->dtype != x->dtype || p->ndim != 1 || p->shape[0] != x->shape[x->ndim - 1]) {
         char a[96], b[96];
         return useg_fail(ctx, USEG_ERR_SHAPE, "layer_norm: %s %s does not match the last axis of x %s", what,
@@ -261,7 +303,7 @@ static useg_status check_affine(useg_ctx *ctx, const char *what, const useg_tens
 
 useg_status useg_layer_norm(useg_ctx *ctx, useg_tensor *x, useg_tensor *weight, useg_tensor *bias, double eps,
                             useg_tensor **out) {
-    USEG_TRY(useg_check_float_cpu(ctx, "layer_norm", x));
+    USEG_TRY(useg_check_float(ctx, "layer_norm", x));
     if (x->ndim == 0) return useg_fail(ctx, USEG_ERR_SHAPE, "layer_norm: x must have at least one axis");
     if (!(eps >= 0 && isfinite(eps)))
         return useg_fail(ctx, USEG_ERR_INVALID_ARG, "layer_norm: eps %g must be finite and >= 0", eps);
@@ -272,12 +314,15 @@ useg_status useg_layer_norm(useg_ctx *ctx, useg_tensor *x, useg_tensor *weight, 
     USEG_TRY(useg_contiguous(ctx, x, &xc));
     if (weight) USEG_TRY(useg_contiguous(ctx, weight, &wc));
     if (bias) USEG_TRY(useg_contiguous(ctx, bias, &bc));
-    USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, out));
+    USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, out));
     useg_tensor *in[3] = {xc, wc, bc};
-    bool record = useg_needs_grad(ctx, in, 3);
+    bool record = useg_needs_grad(ctx, in, 3), cuda = x->device == USEG_DEVICE_CUDA;
     int64_t C = x->shape[x->ndim - 1], R = C ? useg_numel(x) / C : 0;
-    if (record) USEG_TRY(useg_empty(ctx, NULL, USEG_F64, 2, (int64_t[2]){R, 2}, &stats));
-    if (useg_numel(x) > 0) layer_norm_forward_cpu(xc, wc, bc, eps, *out, stats ? stats->data : NULL);
+    if (record) USEG_TRY(useg_empty_on(ctx, NULL, x->device, cuda ? USEG_F32 : USEG_F64, 2, (int64_t[2]){R, 2}, &stats));
+    if (useg_numel(x) > 0) {
+        if (cuda) USEG_TRY(USEG_CUDA_CALL(ctx, "layer_norm", layer_norm_forward, xc, wc, bc, eps, *out, stats));
+        else layer_norm_forward_cpu(xc, wc, bc, eps, *out, stats);
+    }
     if (record) {
         useg_node *n = useg_record(ctx, USEG_OP_LAYER_NORM, *out, in, 3);
         if (!n) return ctx->status;
@@ -287,32 +332,18 @@ useg_status useg_layer_norm(useg_ctx *ctx, useg_tensor *x, useg_tensor *weight, 
 }
 
 USEG_BACKWARD(layer_norm) {
-    useg_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2], *dx = NULL;
-    const double *stats = node->saved[0]->data;
-    bool need_w = w && w->requires_grad, need_b = b && b->requires_grad;
-    if (x->requires_grad) USEG_TRY(useg_empty(ctx, NULL, x->dtype, x->ndim, x->shape, &dx));
-    int64_t C = x->shape[x->ndim - 1], R = C ? useg_numel(x) / C : 0;
-    int64_t rows_per_chunk = R ? (R + LN_CHUNKS - 1) / LN_CHUNKS : 1, chunks = (R + rows_per_chunk - 1) / rows_per_chunk;
-    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
-    double *part = NULL;
-    if (need_w || need_b)
-        USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(chunks * 2 * C) * sizeof(double), (void **)&part));
-    if (R * C > 0) layer_norm_backward_cpu(x, w, stats, node->out->grad, dx, rows_per_chunk, part);
-    useg_status st = USEG_OK;
-    if (dx) st = useg_accumulate_grad(ctx, x, dx);
-    // dweight, dbias: the chunks' partial sums added in chunk order.
-    for (int k = 0; k < 2 && st == USEG_OK && part; k++) {
-        useg_tensor *p = k ? b : w, *dp;
-        if (!p || !p->requires_grad) continue;
-        st = useg_empty(ctx, NULL, x->dtype, 1, &C, &dp);
-        if (st != USEG_OK) break;
-        for (int64_t c = 0; c < C; c++) {
-            double s = 0;
-            for (int64_t ch = 0; ch < chunks; ch++) s += part[(ch * 2 + k) * C + c];
-            useg_set_flat(dp, c, s);
-        }
-        st = useg_accumulate_grad(ctx, p, dp);
-    }
-    useg_arena_rewind(&ctx->scratch, mark);
-    return st;
+    useg_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2], *dx = NULL, *dw = NULL, *db = NULL;
+    int64_t C = x->shape[x->ndim - 1];
+    if (x->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, x->ndim, x->shape, &dx));
+    if (w && w->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, 1, &C, &dw));
+    if (b && b->requires_grad) USEG_TRY(useg_empty_on(ctx, NULL, x->device, x->dtype, 1, &C, &db));
+    const useg_tensor *g = node->out->grad, *stats = node->saved[0];
+    if (x->device == USEG_DEVICE_CUDA)
+        USEG_TRY(USEG_CUDA_CALL(ctx, "layer_norm", layer_norm_backward, x, w, stats, g, dx, dw, db));
+    else
+        USEG_TRY(layer_norm_backward_cpu(ctx, x, w, stats, g, dx, dw, db));
+    if (dx) USEG_TRY(useg_accumulate_grad(ctx, x, dx));
+    if (dw) USEG_TRY(useg_accumulate_grad(ctx, w, dw));
+    if (db) USEG_TRY(useg_accumulate_grad(ctx, b, db));
+    return USEG_OK;
 }

@@ -96,20 +96,27 @@ static useg_status run_gemm(useg_ctx *ctx, void *p) {
 typedef struct {
     useg_dtype dt;
     int64_t B, H, N, D;
-    void *q, *k, *v, *o, *dout, *dq, *dk, *dv;
-    float *lse;
+    useg_tensor *q, *k, *v, *o, *dout, *dq, *dk, *dv, *lse; // on the GPU
+    void *workspace;                                        // the backward's, on the GPU
 } attn_arg;
 
 static useg_status run_attn_fwd(useg_ctx *ctx, void *p) {
     attn_arg *a = p;
-    return useg_attention_forward_cuda(ctx, a->dt, a->o, a->lse, a->q, a->k, a->v, a->B, a->H, a->N, a->N, a->D,
-                                       1.0f / 8.0f);
+    return useg_attention_forward_cuda(ctx, a->q, a->k, a->v, 1.0 / 8.0, a->o, a->lse, a->workspace);
 }
 
 static useg_status run_attn_bwd(useg_ctx *ctx, void *p) {
     attn_arg *a = p;
-    return useg_attention_backward_cuda(ctx, a->dt, a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->o, a->lse, a->B,
-                                        a->H, a->N, a->N, a->D, 1.0f / 8.0f);
+    return useg_attention_backward_cuda(ctx, a->q, a->k, a->v, a->o, a->lse, a->dout, 1.0 / 8.0, a->dq, a->dk, a->dv,
+                                        a->workspace);
+}
+
+// A tensor struct over device memory of the params arena.
+static useg_tensor *on_device(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, void *data) {
+    useg_tensor *t;
+    if (!data || useg_wrap(ctx, dt, ndim, shape, data, &t) != USEG_OK) die(ctx, "tensor");
+    t->device = USEG_DEVICE_CUDA;
+    return t;
 }
 
 static const char *dtype_label(useg_dtype dt, bool tf32) { return tf32 ? "tf32" : useg_dtype_name(dt); }
@@ -160,13 +167,15 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < (quick ? 1 : sizeof attns / sizeof attns[0]); s++)
         for (size_t t = 0; t < sizeof attn_types / sizeof attn_types[0]; t++) {
             attn_arg a = {.dt = attn_types[t], .B = attns[s][0], .H = attns[s][1], .N = attns[s][2], .D = attns[s][3]};
+            const int64_t shape[4] = {a.B, a.H, a.N, a.D};
             int64_t n = a.B * a.H * a.N * a.D;
             size_t mark = useg_device_arena_mark(&ctx.cuda->params);
-            a.q = random_device(&ctx, a.dt, n), a.k = random_device(&ctx, a.dt, n), a.v = random_device(&ctx, a.dt, n);
-            a.o = random_device(&ctx, a.dt, n), a.dout = random_device(&ctx, a.dt, n);
-            a.dq = random_device(&ctx, a.dt, n), a.dk = random_device(&ctx, a.dt, n), a.dv = random_device(&ctx, a.dt, n);
-            a.lse = useg_device_arena_alloc(&ctx.cuda->params, (size_t)(a.B * a.H * a.N) * sizeof(float));
-            if (!a.lse) die(&ctx, "lse");
+            useg_tensor **ts[8] = {&a.q, &a.k, &a.v, &a.o, &a.dout, &a.dq, &a.dk, &a.dv};
+            for (int i = 0; i < 8; i++) *ts[i] = on_device(&ctx, a.dt, 4, shape, random_device(&ctx, a.dt, n));
+            a.lse = on_device(&ctx, USEG_F32, 3, shape,
+                              useg_device_arena_alloc(&ctx.cuda->params, (size_t)(a.B * a.H * a.N) * sizeof(float)));
+            a.workspace = useg_device_arena_alloc(&ctx.cuda->params, useg_attention_backward_cuda_workspace_size(a.q, a.k));
+            if (!a.workspace) die(&ctx, "workspace");
             double flops = 4.0 * a.B * a.H * a.N * a.N * a.D;
             double fwd = time_ms(&ctx, run_attn_fwd, &a, quick ? 2 : 10);
             double bwd = time_ms(&ctx, run_attn_bwd, &a, quick ? 2 : 10);

@@ -2,8 +2,11 @@
 // dims 32 and 64, in f32, f16 and bf16 storage with f32 math.
 //
 // Shapes: q, o, dq, do (B, H, Nq, D); k, v, dk, dv (B, H, Nk, D), contiguous;
-// lse (B, H, Nq) f32. CPU reference: useg_attention (core/ops_attention.c,
-// kernels/attention_cpu.c), = torch softmax(q k^T scale) v.
+// lse (B, H, Nq) f32. The CUDA twins of kernels/attention.h's
+// useg_attention_forward_cpu / _backward_cpu (same arguments, the lse in f32
+// whatever the storage dtype, the workspace on the device: the backward's
+// delta), = torch softmax(q k^T scale) v. Head dims other than 32 and 64
+// answer USEG_ERR_UNSUPPORTED.
 //
 // Forward: a block owns FWD_BR query rows of one (b, h), one thread per row.
 // The row's q (pre-multiplied by scale log2 e, so exp2 serves) and its output
@@ -92,18 +95,18 @@ static __global__ void __launch_bounds__(FWD_BR)
     float inv = 1.0f / l;
 #pragma unroll
     for (int d = 0; d < D; d++) store_f32(o + (bh * Nq + row) * D + d, acc[d] * inv);
-    lse[bh * Nq + row] = (m + log2f(l)) * LN2;
+    if (lse) lse[bh * Nq + row] = (m + log2f(l)) * LN2;
 }
 
 // delta_i = sum_d do_id o_id, one thread per row.
 template <typename T, int D>
 static __global__ void attention_delta_kernel(float *delta, const T *do_, const T *o, int64_t rows) {
-    int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (r >= rows) return;
-    float s = 0.0f;
+    GRID_STRIDE(r, rows) {
+        float s = 0.0f;
 #pragma unroll
-    for (int d = 0; d < D; d++) s += load_f32(do_ + r * D + d) * load_f32(o + r * D + d);
-    delta[r] = s;
+        for (int d = 0; d < D; d++) s += load_f32(do_ + r * D + d) * load_f32(o + r * D + d);
+        delta[r] = s;
+    }
 }
 
 // Dynamic shared memory of the dk-dv kernel: q and do tiles (read by all
@@ -228,35 +231,42 @@ static __global__ void __launch_bounds__(BWD_BR)
     for (int d = 0; d < D; d++) store_f32(dq + (bh * Nq + i0 + t) * D + d, dqa[d] * scale);
 }
 
-static useg_status check_shapes(useg_ctx *ctx, const char *op, useg_dtype dt, int64_t B, int64_t H, int64_t Nq,
-                                int64_t Nk, int64_t D) {
-    USEG_TRY(useg_cuda_float_dtype(ctx, op, dt));
-    if (D != 32 && D != 64)
-        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: head dim %lld on cuda (kernels exist for 32 and 64)", op,
-                         (long long)D);
-    if (Nk < 1 && Nq > 0) return useg_fail(ctx, USEG_ERR_SHAPE, "%s: no keys to attend to", op);
-    if (B * H > 0x7fffffff || CEIL_DIV(Nq, (int64_t)FWD_BR) > 65535 || CEIL_DIV(Nk, (int64_t)BWD_BC) > 65535)
+// B H, Nq, Nk, D of q (B, H, Nq, D) and k (B, H, Nk, D), checked against the kernels' limits.
+static useg_status check_shapes(useg_ctx *ctx, const char *op, const useg_tensor *q, const useg_tensor *k,
+                                int64_t *BH, int64_t *Nq, int64_t *Nk, int64_t *D) {
+    USEG_TRY(useg_cuda_float_dtype(ctx, op, q->dtype));
+    *BH = q->shape[0] * q->shape[1], *Nq = q->shape[2], *Nk = k->shape[2], *D = q->shape[3];
+    if (*D != 32 && *D != 64)
+        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: head dim %lld is not supported on cuda (kernels exist for 32 and 64)",
+                         op, (long long)*D);
+    if (*Nk < 1 && *Nq > 0) return useg_fail(ctx, USEG_ERR_SHAPE, "%s: no keys to attend to", op);
+    if (*BH > 0x7fffffff || CEIL_DIV(*Nq, (int64_t)FWD_BR) > 65535 || CEIL_DIV(*Nk, (int64_t)BWD_BC) > 65535)
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: B*H = %lld or N = %lld/%lld too large for one launch", op,
-                         (long long)(B * H), (long long)Nq, (long long)Nk);
+                         (long long)*BH, (long long)*Nq, (long long)*Nk);
     return USEG_OK;
 }
 
-template <typename T, int D>
-static void launch_forward(useg_ctx *ctx, void *o, float *lse, const void *q, const void *k, const void *v, int64_t BH,
-                           int64_t Nq, int64_t Nk, float scale) {
-    dim3 grid((unsigned)BH, (unsigned)CEIL_DIV(Nq, (int64_t)FWD_BR));
-    attention_forward_kernel<T, D><<<grid, FWD_BR, 0, useg_stream(ctx)>>>((T *)o, lse, (const T *)q, (const T *)k,
-                                                                          (const T *)v, Nq, Nk, scale * LOG2E);
+extern "C" size_t useg_attention_forward_cuda_workspace_size(const useg_tensor *q, const useg_tensor *k) {
+    (void)q, (void)k;
+    return 0;
 }
 
-extern "C" useg_status useg_attention_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *o, float *lse, const void *q,
-                                                   const void *k, const void *v, int64_t B, int64_t H, int64_t Nq,
-                                                   int64_t Nk, int64_t D, float scale) {
-    USEG_TRY(check_shapes(ctx, "attention", dt, B, H, Nq, Nk, D));
-    if (B * H * Nq == 0) return USEG_OK;
-    USEG_CUDA_DISPATCH(ctx, "attention", dt, T, {
-        if (D == 64) launch_forward<T, 64>(ctx, o, lse, q, k, v, B * H, Nq, Nk, scale);
-        else launch_forward<T, 32>(ctx, o, lse, q, k, v, B * H, Nq, Nk, scale);
+extern "C" useg_status useg_attention_forward_cuda(useg_ctx *ctx, const useg_tensor *q, const useg_tensor *k,
+                                                   const useg_tensor *v, double scale, useg_tensor *out,
+                                                   useg_tensor *lse, void *workspace) {
+    (void)workspace;
+    int64_t BH, Nq, Nk, D;
+    USEG_TRY(check_shapes(ctx, "attention", q, k, &BH, &Nq, &Nk, &D));
+    if (BH * Nq == 0) return USEG_OK;
+    dim3 grid((unsigned)BH, (unsigned)CEIL_DIV(Nq, (int64_t)FWD_BR));
+    float *L = lse ? (float *)lse->data : NULL, scale_log2 = (float)scale * LOG2E;
+    USEG_CUDA_DISPATCH(ctx, "attention", q->dtype, T, {
+        T *O = (T *)out->data;
+        const T *Q = (const T *)q->data, *K = (const T *)k->data, *V = (const T *)v->data;
+        if (D == 64)
+            attention_forward_kernel<T, 64><<<grid, FWD_BR, 0, useg_stream(ctx)>>>(O, L, Q, K, V, Nq, Nk, scale_log2);
+        else
+            attention_forward_kernel<T, 32><<<grid, FWD_BR, 0, useg_stream(ctx)>>>(O, L, Q, K, V, Nq, Nk, scale_log2);
     });
     return useg_launch_check(ctx, "attention");
 }
@@ -273,58 +283,50 @@ static useg_status smem_opt_in(useg_ctx *ctx, K kernel, size_t bytes) {
 }
 
 template <typename T, int D>
-static useg_status launch_backward(useg_ctx *ctx, void *dq, void *dk, void *dv, const void *do_, const void *q,
-                                   const void *k, const void *v, const void *o, const float *lse, float *delta,
-                                   int64_t BH, int64_t Nq, int64_t Nk, float scale) {
+static useg_status launch_backward(useg_ctx *ctx, T *dq, T *dk, T *dv, const T *do_, const T *q, const T *k,
+                                   const T *v, const T *o, const float *lse, float *delta, int64_t BH, int64_t Nq,
+                                   int64_t Nk, float scale) {
     cudaStream_t st = useg_stream(ctx);
     const int delta_threads = 256;
-    attention_delta_kernel<T, D><<<(unsigned)CEIL_DIV(BH * Nq, (int64_t)delta_threads), delta_threads, 0, st>>>(
-        delta, (const T *)do_, (const T *)o, BH * Nq);
+    attention_delta_kernel<T, D><<<grid_for(BH * Nq, delta_threads), delta_threads, 0, st>>>(delta, do_, o, BH * Nq);
     USEG_TRY(useg_launch_check(ctx, "attention backward: delta"));
     USEG_TRY(smem_opt_in(ctx, attention_dkdv_kernel<T, D>, dkdv_smem<D>()));
     dim3 grid_kv((unsigned)BH, (unsigned)CEIL_DIV(Nk, (int64_t)BWD_BC));
-    attention_dkdv_kernel<T, D><<<grid_kv, BWD_BC, dkdv_smem<D>(), st>>>(
-        (T *)dk, (T *)dv, (const T *)q, (const T *)k, (const T *)v, (const T *)do_, lse, delta, Nq, Nk, scale);
+    attention_dkdv_kernel<T, D><<<grid_kv, BWD_BC, dkdv_smem<D>(), st>>>(dk, dv, q, k, v, do_, lse, delta, Nq, Nk,
+                                                                        scale);
     USEG_TRY(useg_launch_check(ctx, "attention backward: dk, dv"));
     USEG_TRY(smem_opt_in(ctx, attention_dq_kernel<T, D>, dq_smem<D>()));
     dim3 grid_q((unsigned)BH, (unsigned)CEIL_DIV(Nq, (int64_t)BWD_BR));
-    attention_dq_kernel<T, D><<<grid_q, BWD_BR, dq_smem<D>(), st>>>((T *)dq, (const T *)q, (const T *)k, (const T *)v,
-                                                                   (const T *)do_, lse, delta, Nq, Nk, scale);
+    attention_dq_kernel<T, D><<<grid_q, BWD_BR, dq_smem<D>(), st>>>(dq, q, k, v, do_, lse, delta, Nq, Nk, scale);
     return useg_launch_check(ctx, "attention backward: dq");
 }
 
-extern "C" useg_status useg_attention_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dq, void *dk, void *dv,
-                                                    const void *do_, const void *q, const void *k, const void *v,
-                                                    const void *o, const float *lse, int64_t B, int64_t H, int64_t Nq,
-                                                    int64_t Nk, int64_t D, float scale) {
-    USEG_TRY(check_shapes(ctx, "attention backward", dt, B, H, Nq, Nk, D));
-    int64_t BH = B * H;
+extern "C" size_t useg_attention_backward_cuda_workspace_size(const useg_tensor *q, const useg_tensor *k) {
+    (void)k;
+    return (size_t)(q->shape[0] * q->shape[1] * q->shape[2]) * sizeof(float); // delta (B, H, Nq)
+}
+
+extern "C" useg_status useg_attention_backward_cuda(useg_ctx *ctx, const useg_tensor *q, const useg_tensor *k,
+                                                    const useg_tensor *v, const useg_tensor *out,
+                                                    const useg_tensor *lse, const useg_tensor *dout, double scale,
+                                                    useg_tensor *dq, useg_tensor *dk, useg_tensor *dv,
+                                                    void *workspace) {
+    int64_t BH, Nq, Nk, D;
+    USEG_TRY(check_shapes(ctx, "attention backward", q, k, &BH, &Nq, &Nk, &D));
     if (BH == 0) return USEG_OK;
     if (Nq == 0) { // no query reads any key
-        size_t bytes = (size_t)(BH * Nk * D) * useg_dtype_size(dt);
-        USEG_TRY(useg_cuda_memset(ctx, dk, 0, bytes));
-        return useg_cuda_memset(ctx, dv, 0, bytes);
+        size_t bytes = (size_t)(BH * Nk * D) * useg_dtype_size(k->dtype);
+        USEG_TRY(useg_cuda_memset(ctx, dk->data, 0, bytes));
+        return useg_cuda_memset(ctx, dv->data, 0, bytes);
     }
-    size_t mark = useg_device_arena_mark(&ctx->cuda->scratch);
-    float *delta;
-    useg_status s = useg_cuda_scratch(ctx, (size_t)(BH * Nq) * sizeof(float), (void **)&delta);
-    if (s == USEG_OK) {
-        switch (dt) {
-        case USEG_F32:
-            s = D == 64 ? launch_backward<float, 64>(ctx, dq, dk, dv, do_, q, k, v, o, lse, delta, BH, Nq, Nk, scale)
-                        : launch_backward<float, 32>(ctx, dq, dk, dv, do_, q, k, v, o, lse, delta, BH, Nq, Nk, scale);
-            break;
-        case USEG_F16:
-            s = D == 64 ? launch_backward<__half, 64>(ctx, dq, dk, dv, do_, q, k, v, o, lse, delta, BH, Nq, Nk, scale)
-                        : launch_backward<__half, 32>(ctx, dq, dk, dv, do_, q, k, v, o, lse, delta, BH, Nq, Nk, scale);
-            break;
-        default:
-            s = D == 64 ? launch_backward<__nv_bfloat16, 64>(ctx, dq, dk, dv, do_, q, k, v, o, lse, delta, BH, Nq, Nk,
-                                                             scale)
-                        : launch_backward<__nv_bfloat16, 32>(ctx, dq, dk, dv, do_, q, k, v, o, lse, delta, BH, Nq, Nk,
-                                                             scale);
-        }
-    }
-    useg_device_arena_rewind(&ctx->cuda->scratch, mark);
-    return s;
+    USEG_CUDA_DISPATCH(ctx, "attention backward", q->dtype, T, {
+        T *DQ = (T *)dq->data, *DK = (T *)dk->data, *DV = (T *)dv->data;
+        const T *DO = (const T *)dout->data, *Q = (const T *)q->data, *K = (const T *)k->data;
+        const T *V = (const T *)v->data, *O = (const T *)out->data;
+        const float *L = (const float *)lse->data;
+        float *delta = (float *)workspace;
+        return D == 64 ? launch_backward<T, 64>(ctx, DQ, DK, DV, DO, Q, K, V, O, L, delta, BH, Nq, Nk, (float)scale)
+                       : launch_backward<T, 32>(ctx, DQ, DK, DV, DO, Q, K, V, O, L, delta, BH, Nq, Nk, (float)scale);
+    });
+    return USEG_OK;
 }

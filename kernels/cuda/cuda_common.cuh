@@ -36,7 +36,9 @@ static inline cudaStream_t useg_stream(const useg_ctx *ctx) { return ctx->cuda->
 
 // Device scratch memory for one launcher: take it, and rewind when done (the
 // stream orders the kernels that reuse it after the ones that used it).
-useg_status useg_cuda_scratch(useg_ctx *ctx, size_t bytes, void **out);
+static inline useg_status useg_cuda_scratch(useg_ctx *ctx, size_t bytes, void **out) {
+    return useg_scratch_alloc(ctx, USEG_DEVICE_CUDA, bytes, out);
+}
 
 // --- Storage dtypes -----------------------------------------------------------------
 template <typename T> __device__ __forceinline__ float load_f32(const T *p) { return (float)*p; }

@@ -3,20 +3,22 @@
 // Every launcher runs on the context's stream (ctx->cuda->stream, set up by
 // useg_cuda_init), checks its launch, and returns a status: USEG_ERR_DEVICE
 // for a CUDA error, USEG_ERR_SHAPE for a dtype or size it cannot take. They
-// do not synchronise: results are ready in stream order, and an asynchronous
-// fault surfaces at the next checked call. Workspaces come from the device
-// scratch arena and are rewound before returning. Pointers are device
-// pointers; `dt` is the storage dtype (f32, f16 or bf16; f16/bf16 are
-// computed in f32). Nothing here uses float atomics: every result is the same
-// bit for bit from run to run.
+// do not synchronise (but useg_find_bad_index_cuda, which reads its answer
+// back): results are ready in stream order, and an asynchronous fault
+// surfaces at the next checked call. Workspaces come from the device scratch
+// arena and are rewound before returning, except where a launcher takes its
+// CPU twin's workspace argument. Tensors and pointers are on the device;
+// storage dtypes are f32, f16 or bf16, computed in f32. Nothing here uses
+// float atomics: every result is the same bit for bit from run to run.
 //
 // Two kinds of launcher:
-//  - tensor-level ones (elementwise.cu, reduce.cu) are the entries of the CUDA
-//    table (core/device.h) and take the same tensors as the CPU kernels of the
-//    op in core/ops_*.c;
-//  - raw-pointer ones for the ops whose CPU kernels live in other files. Each
-//    says which CPU reference it must match (PyTorch semantics as in ops.h);
-//    the op layer wraps it when the op gains its CUDA route.
+//  - tensor-level ones are the entries of the CUDA table (core/device.h):
+//    each is the `_cuda` twin of a CPU kernel of core/ops_*.c (or
+//    kernels/attention.h), with its arguments, named after it;
+//  - raw-pointer ones (GEMM, convolution, the losses' full sum) for the ops
+//    whose CPU side lives elsewhere. Each says which CPU reference it must
+//    match (PyTorch semantics as in ops.h); the op layer wraps it when the op
+//    gains its CUDA route.
 #pragma once
 
 #include <stdbool.h>
@@ -64,96 +66,84 @@ useg_status useg_max_backward_cuda(useg_ctx *ctx, const useg_tensor *g, const us
 // The building block of the mean losses.
 useg_status useg_sum_f32_cuda(useg_ctx *ctx, float *out, const float *x, int64_t n, double factor);
 
-// --- softmax.cu: softmax and log-softmax along one axis ------------------------------------
-// x, y (outer, size, inner) contiguous: softmax over the middle axis (ops.h
-// useg_softmax / useg_log_softmax with any axis; inner = 1 for the last axis).
-useg_status useg_softmax_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, int64_t outer,
-                                      int64_t size, int64_t inner, bool log);
-// dx from dy and the forward's y: softmax dx = y (dy - sum(dy y));
-// log-softmax dx = dy - exp(y) sum(dy).
-useg_status useg_softmax_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dx, const void *dy, const void *y,
-                                       int64_t outer, int64_t size, int64_t inner, bool log);
+// --- softmax.cu: softmax and log-softmax along one axis (tensor-level) ------------------------
+// y = softmax or log-softmax of x along `axis`; dx from the forward's y and
+// its gradient g (softmax dx = y (g - sum(g y)); log-softmax
+// dx = g - exp(y) sum(g)). All contiguous, same shape. CPU:
+// softmax_forward_cpu / softmax_backward_cpu.
+useg_status useg_softmax_forward_cuda(useg_ctx *ctx, const useg_tensor *x, int axis, bool log_out, useg_tensor *y);
+useg_status useg_softmax_backward_cuda(useg_ctx *ctx, const useg_tensor *y, const useg_tensor *g, int axis,
+                                       bool log_out, useg_tensor *dx);
 
-// --- layernorm.cu: layer norm over the last axis ---------------------------------------------
-// x, y (rows, C); weight, bias (C) or NULL; mean, rstd (rows) f32 for the
-// backward (NULL when not needed). y = (x - mean) * rstd * weight + bias with
-// the biased variance and rstd = 1 / sqrt(var + eps) (PyTorch layer_norm).
-useg_status useg_layer_norm_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *y, float *mean, float *rstd,
-                                         const void *x, const void *weight, const void *bias, int64_t rows,
-                                         int64_t C, float eps);
-// dx (rows, C); dweight, dbias (C) or NULL, written (not accumulated), summed
-// over rows in a fixed two-pass order.
-useg_status useg_layer_norm_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dx, void *dweight, void *dbias,
-                                          const void *dy, const void *x, const void *weight, const float *mean,
-                                          const float *rstd, int64_t rows, int64_t C);
+// --- layernorm.cu: layer norm over the last axis (tensor-level) ----------------------------------
+// x, y (R, C); w, b (C) or NULL; stats (R, 2) f32 = (mean, rstd) per row,
+// or NULL when no backward follows. y = (x - mean) rstd w + b with the
+// biased variance, rstd = 1 / sqrt(var + eps) (PyTorch layer_norm). CPU:
+// layer_norm_forward_cpu.
+useg_status useg_layer_norm_forward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *w,
+                                         const useg_tensor *b, double eps, useg_tensor *y, useg_tensor *stats);
+// dx (R, C), dw, db (C), each may be NULL, written (not accumulated) from g;
+// dw and db summed over rows in a fixed two-pass order. CPU:
+// layer_norm_backward_cpu.
+useg_status useg_layer_norm_backward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *w,
+                                          const useg_tensor *stats, const useg_tensor *g, useg_tensor *dx,
+                                          useg_tensor *dw, useg_tensor *db);
 
-// --- interp.cu: bilinear / bicubic resampling, align_corners=False ----------------------------
-// x (BC, H, W) -> y (BC, OH, OW), PyTorch F.interpolate(size=(OH, OW),
-// align_corners=False): source = (dst + 0.5) * in / out - 0.5 in f32,
-// bilinear clamps it at 0, bicubic uses a = -0.75 with clamped border taps.
-useg_status useg_interpolate_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, int64_t BC,
-                                          int64_t H, int64_t W, int64_t OH, int64_t OW, useg_interp_mode mode);
-// dx (BC, H, W) from dy (BC, OH, OW), written. Each input pixel gathers the
-// output pixels that read it (no atomics): cost per input pixel grows with the
-// upsampling factor squared.
-useg_status useg_interpolate_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dx, const void *dy, int64_t BC,
-                                           int64_t H, int64_t W, int64_t OH, int64_t OW, useg_interp_mode mode);
+// --- interp.cu: bilinear / bicubic resampling, align_corners=False (tensor-level) -----------------
+// x (src) (B, C, H, W) -> y (dst) (B, C, OH, OW), or with `backward` its
+// transpose dy (src) -> dx (dst, written); contiguous. scales[a] > 0 is the
+// caller's scale factor along H (a = 0) and W, 0 "from the sizes": PyTorch
+// 1.13 F.interpolate(size= or scale_factor=, align_corners=False) with the
+// taps of ops_interp.c (interp_taps.cuh). The backward gathers (no atomics):
+// its cost per input pixel grows with the upsampling factor squared. CPU:
+// interp_cpu.
+useg_status useg_interpolate_cuda(useg_ctx *ctx, bool backward, useg_interp_mode mode, const double *scales,
+                                  const useg_tensor *src, useg_tensor *dst);
 
-// --- index.cu: gather and index_select --------------------------------------------------------
-// Shapes are (outer, size, inner) around the axis: x (outer, size, inner).
-// An index outside [0, size) sets *bad_index (device int32, may be NULL) to 1
-// and yields 0 in that place; the op layer reads the flag to fail with a shape error.
-// index_select: index (n) i64, y (outer, n, inner). CPU: torch.index_select.
-useg_status useg_index_select_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *y, const void *x,
-                                           const int64_t *index, int64_t outer, int64_t size, int64_t inner,
-                                           int64_t n, int32_t *bad_index);
-// dx (outer, size, inner), written: dx[o, s, i] = sum over j with index[j] == s
-// of dy[o, j, i], in increasing j (a stable sort of the index, no atomics).
-useg_status useg_index_select_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dx, const void *dy,
-                                            const int64_t *index, int64_t outer, int64_t size, int64_t inner,
-                                            int64_t n);
-// gather: index and y (outer, n, inner), y[o, j, i] = x[o, index[o, j, i], i]. CPU: torch.gather.
-useg_status useg_gather_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const int64_t *index,
-                                     int64_t outer, int64_t size, int64_t inner, int64_t n, int32_t *bad_index);
-// dx[o, s, i] = sum over j with index[o, j, i] == s of dy[o, j, i], in
-// increasing j; each dx element scans its column's n indices (O(size n) per column).
-useg_status useg_gather_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dx, const void *dy,
-                                      const int64_t *index, int64_t outer, int64_t size, int64_t inner, int64_t n);
+// --- index.cu: index validation, gather and its scatter-add (tensor-level) ---------------------------
+// Over i64 `index` (any strides) in row-major order: *first_bad = the
+// position of the first entry outside [0, size) that is not *ignore (ignore
+// may be NULL), -1 when none, its value in *bad_value, and *counted = the
+// entries in range and not ignored. Waits for the GPU (it reads 16 bytes back).
+useg_status useg_find_bad_index_cuda(useg_ctx *ctx, const useg_tensor *index, int64_t size, const int64_t *ignore,
+                                     int64_t *first_bad, int64_t *bad_value, int64_t *counted);
+// out[c] = x[c with c[axis] replaced by index[c]] for every coordinate c of out
+// (contiguous, index's shape); x and index any strides, indices valid. Any
+// dtype (moves bits). CPU: gather_cpu (torch.gather; index_select passes its
+// index expanded).
+useg_status useg_gather_cuda(useg_ctx *ctx, const useg_tensor *x, int axis, const useg_tensor *index,
+                             useg_tensor *out);
+// dx[c with c[axis] replaced by index[c]] += g[c]; dx contiguous and zeroed,
+// g contiguous of index's shape. Each dx element adds its contributions in
+// ascending order of g's elements (no atomics). CPU: scatter_add_cpu.
+useg_status useg_scatter_add_cuda(useg_ctx *ctx, useg_tensor *dx, int axis, const useg_tensor *index,
+                                  const useg_tensor *g);
 
-// --- loss.cu: losses, each a mean, written to a 0-d `loss` of dtype dt -------------------------
-// Cross entropy: logits (N, C, inner), target (N, inner) i64. Targets equal to
-// ignore_index count nowhere; NaN when all are ignored (PyTorch). Saves lse
-// (N * inner, f32) and *count (f32, device) for the backward. A target outside
-// [0, C) and not ignore_index sets *bad_index (may be NULL).
-useg_status useg_cross_entropy_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *loss, float *lse, float *count,
-                                            const void *logits, const int64_t *target, int64_t N, int64_t C,
-                                            int64_t inner, int64_t ignore_index, int32_t *bad_index);
-// dlogits = dloss / count * (softmax - onehot(target)), 0 on ignored positions.
-useg_status useg_cross_entropy_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dlogits, const void *dloss,
-                                             const void *logits, const int64_t *target, const float *lse,
-                                             const float *count, int64_t N, int64_t C, int64_t inner,
-                                             int64_t ignore_index);
-// BCE with logits over n elements: mean of max(x, 0) - x t + log1p(exp(-|x|)).
-useg_status useg_bce_with_logits_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *loss, const void *logits,
-                                              const void *target, int64_t n);
-// dlogits = dloss / n * (sigmoid(x) - t).
-useg_status useg_bce_with_logits_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dlogits, const void *dloss,
-                                               const void *logits, const void *target, int64_t n);
-// torchvision sigmoid_focal_loss, reduction 'mean': bce * (1 - p_t)^gamma,
-// times alpha_t = alpha t + (1 - alpha)(1 - t) when alpha >= 0.
-useg_status useg_focal_loss_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *loss, const void *logits,
-                                         const void *target, int64_t n, float alpha, float gamma);
-useg_status useg_focal_loss_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dlogits, const void *dloss,
-                                          const void *logits, const void *target, int64_t n, float alpha,
-                                          float gamma);
-// Dice on sigmoid probabilities of logits (N, M): mean over rows of
-// 1 - (2 sum(p t) + 1) / (sum(p) + sum(t) + 1). Saves the row sums
-// (N, 3: sum p t, sum p, sum t; f32) for the backward.
-useg_status useg_dice_loss_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *loss, float *row_sums,
-                                        const void *logits, const void *target, int64_t N, int64_t M);
-useg_status useg_dice_loss_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dlogits, const void *dloss,
-                                         const void *logits, const void *target, const float *row_sums, int64_t N,
-                                         int64_t M);
+// --- loss.cu: losses, each a mean written to a 0-d `out` of the logits' dtype (tensor-level) --------
+// All contiguous; g is the 0-d upstream gradient (on the device); the
+// backwards write the gradients asked for (non-NULL). CPU twins in ops_loss.c.
+// Cross entropy: x (N, C, ...) logits, target (N, ...) i64 already validated
+// (every entry ignore_index or in [0, C)), `count` the non-ignored ones;
+// lse (positions) f32, saved for the backward. NaN when count is 0 (PyTorch).
+useg_status useg_cross_entropy_forward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *target,
+                                            int64_t ignore_index, double count, useg_tensor *lse, useg_tensor *out);
+// dx = g / count (softmax - onehot(target)), 0 on ignored positions.
+useg_status useg_cross_entropy_backward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *target,
+                                             int64_t ignore_index, double count, const useg_tensor *lse,
+                                             const useg_tensor *g, useg_tensor *dx);
+// torchvision's sigmoid_focal_loss (mean) of x against soft targets t of the
+// same shape: bce (1 - p_t)^gamma, times alpha_t when alpha >= 0; BCE with
+// logits is alpha < 0, gamma = 0. The backward gives dx and dt.
+useg_status useg_focal_forward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t, double alpha,
+                                    double gamma, useg_tensor *out);
+useg_status useg_focal_backward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t, double alpha,
+                                     double gamma, const useg_tensor *g, useg_tensor *dx, useg_tensor *dt);
+// Dice over rows of x, t (N, ...): mean over rows of 1 - A / B with
+// stats (N, 2) f32 = (A, B) = (2 sum(p t) + 1, sum(p) + sum(t) + 1), p = sigmoid(x).
+useg_status useg_dice_forward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t, useg_tensor *stats,
+                                   useg_tensor *out);
+useg_status useg_dice_backward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t,
+                                    const useg_tensor *stats, const useg_tensor *g, useg_tensor *dx, useg_tensor *dt);
 
 // --- gemm.cu: matrix products through cuBLAS / cuBLASLt -----------------------------------------
 // Row-major C = alpha op(A) op(B) + beta C as useg_gemm_f32 (kernels/gemm.h):
@@ -197,23 +187,28 @@ useg_status useg_conv2d_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dx, vo
                                       int64_t W, int64_t O, int KH, int KW, int stride_h, int stride_w, int pad_h,
                                       int pad_w);
 
-// --- attention.cu: fused flash attention, head dims 32 and 64 -----------------------------------
-// q (B, H, Nq, D), k, v (B, H, Nk, D), o (B, H, Nq, D) contiguous, dt f32,
-// f16 or bf16; lse (B, H, Nq) f32, the row log-sum-exp of the scaled scores,
-// saved for the backward. o = softmax(q k^T scale) v with an online softmax
-// over key tiles held in shared memory; the Nq x Nk scores are never stored.
-// D must be 32 or 64 (USEG_ERR_UNSUPPORTED otherwise), Nk >= 1.
-useg_status useg_attention_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *o, float *lse, const void *q,
-                                        const void *k, const void *v, int64_t B, int64_t H, int64_t Nq, int64_t Nk,
-                                        int64_t D, float scale);
-// dq, dk, dv written from do_ and the forward's o and lse, FlashAttention-2
-// style (scores recomputed per tile): one kernel owns key tiles and
-// accumulates dk, dv in registers, another owns query tiles for dq, so no
-// float atomics are needed.
-useg_status useg_attention_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dq, void *dk, void *dv,
-                                         const void *do_, const void *q, const void *k, const void *v,
-                                         const void *o, const float *lse, int64_t B, int64_t H, int64_t Nq,
-                                         int64_t Nk, int64_t D, float scale);
+// --- attention.cu: fused flash attention, head dims 32 and 64 (tensor-level) ---------------------
+// kernels/attention.h's contract on the GPU: q (B, H, Nq, D), k, v
+// (B, H, Nk, D), out (B, H, Nq, D) contiguous, f32, f16 or bf16 storage with
+// f32 math; lse (B, H, Nq) f32 (or NULL when no backward follows), the row
+// log-sum-exp of the scaled scores. out = softmax(q k^T scale) v with an
+// online softmax over key tiles held in shared memory; the Nq x Nk scores are
+// never stored. D must be 32 or 64 (USEG_ERR_UNSUPPORTED otherwise), Nk >= 1.
+// The workspace (device memory of the size asked) holds the backward's
+// per-row delta; the forward needs none.
+size_t useg_attention_forward_cuda_workspace_size(const useg_tensor *q, const useg_tensor *k);
+useg_status useg_attention_forward_cuda(useg_ctx *ctx, const useg_tensor *q, const useg_tensor *k,
+                                        const useg_tensor *v, double scale, useg_tensor *out, useg_tensor *lse,
+                                        void *workspace);
+// dq, dk, dv written from dout and the forward's out and lse,
+// FlashAttention-2 style (scores recomputed per tile): one kernel owns key
+// tiles and accumulates dk, dv in registers, another owns query tiles for dq,
+// so no float atomics are needed.
+size_t useg_attention_backward_cuda_workspace_size(const useg_tensor *q, const useg_tensor *k);
+useg_status useg_attention_backward_cuda(useg_ctx *ctx, const useg_tensor *q, const useg_tensor *k,
+                                         const useg_tensor *v, const useg_tensor *out, const useg_tensor *lse,
+                                         const useg_tensor *dout, double scale, useg_tensor *dq, useg_tensor *dk,
+                                         useg_tensor *dv, void *workspace);
 
 #ifdef __cplusplus
 }

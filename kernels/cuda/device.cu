@@ -26,16 +26,6 @@ useg_status useg_cuda_check(useg_ctx *ctx, cudaError_t err, const char *what) {
     return useg_fail(ctx, USEG_ERR_DEVICE, "%s: %s: %s", what, cudaGetErrorName(err), cudaGetErrorString(err));
 }
 
-useg_status useg_cuda_scratch(useg_ctx *ctx, size_t bytes, void **out) {
-    useg_device_arena *a = &ctx->cuda->scratch;
-    *out = useg_device_arena_alloc(a, bytes);
-    if (!*out)
-        return useg_fail(ctx, USEG_ERR_OUT_OF_MEMORY,
-                         "out of GPU memory: %zu bytes of workspace requested from the %s arena (%zu of %zu in use)",
-                         bytes, a->name, a->used, a->size);
-    return USEG_OK;
-}
-
 extern "C" useg_status useg_cuda_device_count(useg_ctx *ctx, int *count) {
     *count = 0;
     cudaError_t err = cudaGetDeviceCount(count);

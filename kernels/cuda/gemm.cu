@@ -49,12 +49,32 @@ static useg_status check_gemm(useg_ctx *ctx, useg_dtype dt, bool trans_a, bool t
     return USEG_OK;
 }
 
+// C_i = beta C_i (0 when beta is 0, whatever C held): a product with K = 0,
+// which this file does not leave to cuBLAS (whether it scales C then is not
+// documented; reference BLAS does).
+template <typename T>
+static __global__ void scale_c_kernel(T *C, int64_t M, int64_t N, int64_t ldc, int64_t stride_c, int64_t batch,
+                                      float beta) {
+    GRID_STRIDE(e, batch * M * N) {
+        int64_t j = e % N, i = (e / N) % M, b = e / (N * M);
+        T *c = C + b * stride_c + i * ldc + j;
+        store_f32(c, beta == 0.0f ? 0.0f : beta * load_f32(c));
+    }
+}
+
 extern "C" useg_status useg_gemm_batched_cuda(useg_ctx *ctx, useg_dtype dt, bool trans_a, bool trans_b, int64_t M,
                                               int64_t N, int64_t K, float alpha, const void *A, int64_t lda,
                                               int64_t stride_a, const void *B, int64_t ldb, int64_t stride_b,
                                               float beta, void *C, int64_t ldc, int64_t stride_c, int64_t batch) {
     USEG_TRY(check_gemm(ctx, dt, trans_a, trans_b, M, N, K, lda, ldb, ldc, batch));
-    if (M == 0 || N == 0 || batch == 0) return USEG_OK;
+    if (M == 0 || N == 0 || batch == 0 || (K == 0 && beta == 1.0f)) return USEG_OK;
+    if (K == 0) {
+        USEG_CUDA_DISPATCH(ctx, "gemm", dt, T, {
+            scale_c_kernel<T><<<grid_for(batch * M * N, BIAS_THREADS), BIAS_THREADS, 0, useg_stream(ctx)>>>(
+                (T *)C, M, N, ldc, stride_c, batch, beta);
+        });
+        return useg_launch_check(ctx, "gemm (K = 0)");
+    }
     cudaDataType_t type = data_type(dt);
     // Column-major view: C^T (N x M) = op(B)^T (N x K) op(A)^T (K x M).
     cublasStatus_t st = cublasGemmStridedBatchedEx(
@@ -77,11 +97,22 @@ static __global__ void add_bias_rows_kernel(T *y, const T *bias, int64_t rows, i
         store_f32(y + e, load_f32(y + e) + load_f32(bias + e % cols));
 }
 
+// The largest power of two up to 256 that divides p's address: cuBLASLt's
+// heuristic assumes 256-byte aligned matrices unless told otherwise, and a
+// tensor view (a slice of a fused qkv output, say) starts anywhere.
+static uint32_t alignment_of(const void *p) {
+    uint32_t a = 256;
+    while (a > 1 && (uintptr_t)p % a) a /= 2;
+    return a;
+}
+
 // cuBLASLt matmul with the bias epilogue: D (out x rows, column-major) =
 // W^T-as-stored (w is row-major (out, in) = column-major in x out, so op T)
 // times x^T (column-major in x rows) + bias per row of D. The descriptors
-// are initialised in place (the *Init calls), so nothing is allocated.
-// Sets *done = false (and no error) when the heuristic has no algorithm.
+// are initialised in place (the *Init calls), so nothing is allocated; the
+// preference states the operands' actual alignments, so the heuristic only
+// offers algorithms that can read them. Sets *done = false (and no error)
+// when it offers none.
 static useg_status linear_lt(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const void *w, const void *bias,
                              int64_t rows, int64_t in, int64_t out, bool *done) {
     *done = false;
@@ -111,6 +142,15 @@ static useg_status linear_lt(useg_ctx *ctx, useg_dtype dt, void *y, const void *
     if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceInit(pref);
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    const struct {
+        cublasLtMatmulPreferenceAttributes_t attr;
+        const void *p;
+    } aligns[4] = {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, w}, {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, x},
+                   {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, y}, {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, y}};
+    for (int i = 0; i < 4 && st == CUBLAS_STATUS_SUCCESS; i++) {
+        uint32_t a = alignment_of(aligns[i].p);
+        st = cublasLtMatmulPreferenceSetAttribute(pref, aligns[i].attr, &a, sizeof a);
+    }
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulAlgoGetHeuristic(ctx->cuda->blaslt, op, la, lb, lc, lc, pref, 1, &result, &found);
     if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
@@ -125,12 +165,15 @@ static useg_status linear_lt(useg_ctx *ctx, useg_dtype dt, void *y, const void *
 
 extern "C" useg_status useg_linear_cuda(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, const void *w,
                                         const void *bias, int64_t rows, int64_t in, int64_t out) {
-    USEG_TRY(check_gemm(ctx, dt, false, true, rows, out, in, in, in, out, 1));
+    int64_t ld = in > 1 ? in : 1; // a row of no inputs still has a row stride
+    USEG_TRY(check_gemm(ctx, dt, false, true, rows, out, in, ld, ld, out, 1));
     if (rows == 0 || out == 0) return USEG_OK;
     bool done = false;
-    if (in > 0) USEG_TRY(linear_lt(ctx, dt, y, x, w, bias, rows, in, out, &done));
+    // No preference states the bias's alignment to the heuristic, so a bias
+    // view off a 16-byte boundary conservatively takes the fallback below.
+    if (in > 0 && (!bias || alignment_of(bias) >= 16)) USEG_TRY(linear_lt(ctx, dt, y, x, w, bias, rows, in, out, &done));
     if (done) return USEG_OK;
-    USEG_TRY(useg_gemm_cuda(ctx, dt, false, true, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out));
+    USEG_TRY(useg_gemm_cuda(ctx, dt, false, true, rows, out, in, 1.0f, x, ld, w, ld, 0.0f, y, out));
     if (!bias) return USEG_OK;
     USEG_CUDA_DISPATCH(ctx, "linear", dt, T, {
         add_bias_rows_kernel<T><<<grid_for(rows * out, BIAS_THREADS), BIAS_THREADS, 0, useg_stream(ctx)>>>(

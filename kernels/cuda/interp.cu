@@ -1,12 +1,14 @@
 // Bilinear and bicubic resampling with align_corners=False, forward and
 // backward.
 //
-// Shapes: x, dx (BC, H, W); y, dy (BC, OH, OW); contiguous. CPU reference:
-// useg_interpolate (core/ops_interp.c) = PyTorch F.interpolate(size=...,
-// align_corners=False), whose CUDA kernels this copies in f32: scale = in/out,
-// source = scale (dst + 0.5) - 0.5; bilinear clamps the source at 0 and takes
-// taps f, min(f + 1, in - 1); bicubic takes f - 1 .. f + 2 clamped to the
-// border with Keys' cubic, a = -0.75. Equal sizes copy, as PyTorch does.
+// Shapes: x, dx (B, C, H, W); y, dy (B, C, OH, OW); contiguous. The CUDA
+// twin of ops_interp.c's interp_cpu (useg_interpolate and
+// useg_interpolate_scaled, PyTorch 1.13's F.interpolate without antialias)
+// with its taps (interp_taps.cuh): the scale in f32 from the sizes or from
+// the caller's scale factor, the source coordinate in double, bilinear's
+// identity along an axis that keeps its size. Each output pixel evaluates
+// its taps directly (sum over rows of the row's weighted taps: the CPU's
+// separable sums, in its order).
 //
 // The backward gathers instead of scattering (PyTorch uses atomicAdd): each
 // input pixel visits the output pixels whose taps can land on it -- a range
@@ -23,18 +25,18 @@ static_assert(THREADS % WARP == 0, "whole warps");
 
 template <typename T>
 static __global__ void interp_forward_kernel(T *y, const T *x, int64_t BC, int64_t H, int64_t W, int64_t OH,
-                                             int64_t OW, float scale_h, float scale_w, bool cubic) {
+                                             int64_t OW, axis_map mh, axis_map mw) {
     int64_t n = BC * OH * OW;
     GRID_STRIDE(e, n) {
         int64_t ox = e % OW, oy = (e / OW) % OH, bc = e / (OW * OH);
-        axis_taps ty = taps_of(oy, scale_h, cubic), tx = taps_of(ox, scale_w, cubic);
+        axis_taps ty = taps_of(oy, mh), tx = taps_of(ox, mw);
         const T *plane = x + bc * H * W;
         float acc = 0.0f;
         for (int ky = 0; ky < ty.n; ky++) {
             const T *row = plane + clamp_index(ty.first + ky, H) * W;
             float r = 0.0f;
-            for (int kx = 0; kx < tx.n; kx++) r += tx.w[kx] * load_f32(row + clamp_index(tx.first + kx, W));
-            acc += ty.w[ky] * r;
+            for (int kx = 0; kx < tx.n; kx++) r += load_f32(row + clamp_index(tx.first + kx, W)) * tx.w[kx];
+            acc += r * ty.w[ky];
         }
         store_f32(y + e, acc);
     }
@@ -42,63 +44,45 @@ static __global__ void interp_forward_kernel(T *y, const T *x, int64_t BC, int64
 
 template <typename T>
 static __global__ void interp_backward_kernel(T *dx, const T *dy, int64_t BC, int64_t H, int64_t W, int64_t OH,
-                                              int64_t OW, float scale_h, float scale_w, bool cubic) {
+                                              int64_t OW, axis_map mh, axis_map mw) {
     int64_t n = BC * H * W;
     GRID_STRIDE(e, n) {
         int64_t ix = e % W, iy = (e / W) % H, bc = e / (W * H);
         int64_t oy0, oy1, ox0, ox1;
-        output_range(iy, H, OH, scale_h, cubic, &oy0, &oy1);
-        output_range(ix, W, OW, scale_w, cubic, &ox0, &ox1);
+        output_range(iy, H, OH, mh, &oy0, &oy1);
+        output_range(ix, W, OW, mw, &ox0, &ox1);
         const T *plane = dy + bc * OH * OW;
         float acc = 0.0f;
         for (int64_t oy = oy0; oy <= oy1; oy++) {
             float wy;
-            if (!weight_at(taps_of(oy, scale_h, cubic), iy, H, &wy)) continue;
+            if (!weight_at(taps_of(oy, mh), iy, H, &wy)) continue;
             float r = 0.0f;
             for (int64_t ox = ox0; ox <= ox1; ox++) {
                 float wx;
-                if (weight_at(taps_of(ox, scale_w, cubic), ix, W, &wx)) r += wx * load_f32(plane + oy * OW + ox);
+                if (weight_at(taps_of(ox, mw), ix, W, &wx)) r += load_f32(plane + oy * OW + ox) * wx;
             }
-            acc += wy * r;
+            acc += r * wy;
         }
         store_f32(dx + e, acc);
     }
 }
 
-// The forward (dst = y, src = x) or the backward (dst = dx, src = dy).
-static useg_status interp_launch(useg_ctx *ctx, const char *op, bool backward, useg_dtype dt, void *dst,
-                                 const void *src, int64_t BC, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                 useg_interp_mode mode) {
-    if (H <= 0 || W <= 0 || OH <= 0 || OW <= 0)
-        return useg_fail(ctx, USEG_ERR_SHAPE, "%s: sizes must be positive (input %lldx%lld, output %lldx%lld)", op,
-                         (long long)H, (long long)W, (long long)OH, (long long)OW);
-    if (BC == 0) return USEG_OK;
-    cudaStream_t st = useg_stream(ctx);
-    if (H == OH && W == OW)
-        return useg_cuda_check(
-            ctx, cudaMemcpyAsync(dst, src, (size_t)(BC * H * W) * useg_dtype_size(dt), cudaMemcpyDeviceToDevice, st),
-            op);
-    float scale_h = (float)H / (float)OH, scale_w = (float)W / (float)OW;
+extern "C" useg_status useg_interpolate_cuda(useg_ctx *ctx, bool backward, useg_interp_mode mode,
+                                             const double *scales, const useg_tensor *src, useg_tensor *dst) {
+    const char *op = backward ? "interpolate backward" : "interpolate";
+    const useg_tensor *x = backward ? dst : src, *y = backward ? src : dst;
+    int64_t BC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
+    if (useg_numel(x) == 0 || useg_numel(y) == 0) return USEG_OK;
     bool cubic = mode == USEG_INTERP_BICUBIC;
-    USEG_CUDA_DISPATCH(ctx, op, dt, T, {
+    axis_map mh = axis_map_of(cubic, H, OH, scales[0]), mw = axis_map_of(cubic, W, OW, scales[1]);
+    cudaStream_t st = useg_stream(ctx);
+    USEG_CUDA_DISPATCH(ctx, op, x->dtype, T, {
         if (backward)
             interp_backward_kernel<T><<<grid_for(BC * H * W, THREADS), THREADS, 0, st>>>(
-                (T *)dst, (const T *)src, BC, H, W, OH, OW, scale_h, scale_w, cubic);
+                (T *)dst->data, (const T *)src->data, BC, H, W, OH, OW, mh, mw);
         else
             interp_forward_kernel<T><<<grid_for(BC * OH * OW, THREADS), THREADS, 0, st>>>(
-                (T *)dst, (const T *)src, BC, H, W, OH, OW, scale_h, scale_w, cubic);
+                (T *)dst->data, (const T *)src->data, BC, H, W, OH, OW, mh, mw);
     });
     return useg_launch_check(ctx, op);
-}
-
-extern "C" useg_status useg_interpolate_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, int64_t BC,
-                                                     int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                                     useg_interp_mode mode) {
-    return interp_launch(ctx, "interpolate", false, dt, y, x, BC, H, W, OH, OW, mode);
-}
-
-extern "C" useg_status useg_interpolate_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dx, const void *dy,
-                                                      int64_t BC, int64_t H, int64_t W, int64_t OH, int64_t OW,
-                                                      useg_interp_mode mode) {
-    return interp_launch(ctx, "interpolate backward", true, dt, dx, dy, BC, H, W, OH, OW, mode);
 }

@@ -1,298 +1,255 @@
-// Losses, forward and backward: cross entropy (with ignore_index), BCE with
-// logits, sigmoid focal loss and dice loss, each the mean PyTorch's
-// reduction='mean' takes.
+// Losses, forward and backward: cross entropy (with ignore_index), sigmoid
+// focal loss (BCE with logits is its alpha < 0, gamma = 0 case) and dice
+// loss, each the mean PyTorch's reduction='mean' takes.
 //
-// Shapes: cross entropy logits (N, C, inner), target (N, inner) i64; BCE and
-// focal logits and target (n) of the same dtype; dice logits and target
-// (N, M). The loss is a 0-d tensor of the logits' dtype. CPU references:
-// core/ops_loss.c (useg_cross_entropy, useg_bce_with_logits,
-// useg_focal_loss, useg_dice_loss); PyTorch / torchvision formulas in
-// cuda_kernels.h.
+// The CUDA twins of ops_loss.c's cross_entropy_forward_cpu / _backward_cpu,
+// focal_forward_cpu / _backward_cpu and dice_forward_cpu / _backward_cpu,
+// with their tensors: cross entropy logits (N, C, S...) and validated i64
+// targets (N, S...), lse (positions) f32; focal logits and target of one
+// shape; dice logits and target (N, ...) with stats (N, 2) f32 =
+// (2 sum(p t) + 1, sum(p) + sum(t) + 1). All contiguous; the loss is a 0-d
+// tensor of the logits' dtype; g is the 0-d upstream gradient, read on the
+// device. Formulas as the CPU's (see ops_loss.c), evaluated in f32.
 //
-// Each forward writes one f32 loss per position (and, for cross entropy, a
-// 0/1 count) to scratch, sums them with the deterministic useg_sum_f32_cuda
-// and divides on the device, so no value crosses to the host and no atomics
-// are used. Backwards are one thread per logit, reading the 0-d upstream
-// gradient and the saved statistics (log-sum-exp per position for cross
-// entropy, the three row sums for dice).
+// Each forward writes one f32 term per position (per row for dice) to
+// scratch and sums them with the deterministic useg_sum_f32_cuda (f64
+// accumulation, fixed tree), scaled by 1 / count, so no value crosses to the
+// host and no atomics are used. Backwards are one thread per logit. Dice's
+// row sums run one block per row, accumulated in f64 as on the CPU.
 //
 // Measured against: nothing yet; this file has not run on a GPU.
 #include "cuda_common.cuh"
 
 constexpr int THREADS = 256;
-static_assert(THREADS % WARP == 0, "whole warps");
+constexpr int DICE_THREADS = 256;
+static_assert(THREADS % WARP == 0 && DICE_THREADS % WARP == 0, "whole warps");
 
-// out = sum / (count ? *count : divisor), in the loss dtype.
-template <typename T>
-static __global__ void mean_kernel(T *out, const float *sum, const float *count, float divisor) {
-    store_f32(out, sum[0] / (count ? count[0] : divisor));
+template <typename T> static __global__ void store_scalar_kernel(T *out, const float *value) { store_f32(out, *value); }
+
+// out (0-d, dtype of out) = factor * the sum of terms[0..n), deterministic.
+static useg_status mean_of(useg_ctx *ctx, const char *op, useg_tensor *out, const float *terms, int64_t n,
+                           double factor) {
+    size_t mark = useg_device_arena_mark(&ctx->cuda->scratch);
+    float *sum;
+    useg_status s = useg_cuda_scratch(ctx, sizeof(float), (void **)&sum);
+    if (s == USEG_OK) s = useg_sum_f32_cuda(ctx, sum, terms, n, factor);
+    if (s == USEG_OK) {
+        USEG_CUDA_DISPATCH(ctx, op, out->dtype, T, {
+            store_scalar_kernel<T><<<1, 1, 0, useg_stream(ctx)>>>((T *)out->data, sum);
+        });
+        s = useg_launch_check(ctx, op);
+    }
+    useg_device_arena_rewind(&ctx->cuda->scratch, mark);
+    return s;
 }
 
-static useg_status launch_mean(useg_ctx *ctx, useg_dtype dt, void *loss, const float *sum, const float *count,
-                               float divisor) {
-    USEG_CUDA_DISPATCH(ctx, "loss mean", dt, T, {
-        mean_kernel<T><<<1, 1, 0, useg_stream(ctx)>>>((T *)loss, sum, count, divisor);
-    });
-    return useg_launch_check(ctx, "loss mean");
-}
-
-__device__ __forceinline__ float bce_term(float x, float t) { return fmaxf(x, 0.0f) - x * t + log1pf(expf(-fabsf(x))); }
 __device__ __forceinline__ float sigmoid(float x) { return x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x)); }
 
 // --- Cross entropy ------------------------------------------------------------------------
 
+// Position p = n S + s: lse over its C logits (stride S) and, when counted,
+// lse - x[target].
 template <typename T>
-static __global__ void cross_entropy_forward_kernel(float *losses, float *valid, float *lse, const T *logits,
-                                                    const int64_t *target, int64_t N, int64_t C, int64_t inner,
-                                                    int64_t ignore_index, int32_t *bad_index) {
-    GRID_STRIDE(p, N * inner) {
-        int64_t n = p / inner, i = p % inner;
-        const T *row = logits + n * C * inner + i; // stride `inner` along C
+static __global__ void cross_entropy_forward_kernel(float *terms, float *lse, const T *x, const int64_t *target,
+                                                    int64_t P, int64_t C, int64_t S, int64_t ignore_index) {
+    GRID_STRIDE(p, P) {
+        const T *px = x + (p / S) * C * S + p % S;
+        // A NaN is passed over by the max (as the CPU's) but turns the sum, and so the loss, into NaN.
         float m = -INFINITY;
-        for (int64_t c = 0; c < C; c++) m = fmaxf(m, load_f32(row + c * inner));
-        float s = 0.0f;
-        for (int64_t c = 0; c < C; c++) s += expf(load_f32(row + c * inner) - m);
-        float l = m + logf(s);
+        for (int64_t c = 0; c < C; c++) {
+            float v = load_f32(px + c * S);
+            m = v > m ? v : m;
+        }
+        float e = 0.0f;
+        for (int64_t c = 0; c < C; c++) e += expf(load_f32(px + c * S) - m);
+        float l = m + logf(e);
         lse[p] = l;
         int64_t t = target[p];
-        bool counted = t != ignore_index && t >= 0 && t < C;
-        if (t != ignore_index && !counted && bad_index) *bad_index = 1;
-        losses[p] = counted ? l - load_f32(row + t * inner) : 0.0f;
-        valid[p] = counted ? 1.0f : 0.0f;
+        terms[p] = t != ignore_index && t >= 0 && t < C ? l - load_f32(px + t * S) : 0.0f;
     }
 }
 
+// dx = g / count (softmax - onehot(target)), 0 at ignored positions.
 template <typename T>
-static __global__ void cross_entropy_backward_kernel(T *dlogits, const T *dloss, const T *logits,
-                                                     const int64_t *target, const float *lse, const float *count,
-                                                     int64_t N, int64_t C, int64_t inner, int64_t ignore_index) {
-    float g = load_f32(dloss) / count[0];
-    GRID_STRIDE(e, N * C * inner) {
-        int64_t i = e % inner, c = (e / inner) % C, n = e / (inner * C);
-        int64_t p = n * inner + i, t = target[p];
+static __global__ void cross_entropy_backward_kernel(T *dx, const T *g, const T *x, const int64_t *target,
+                                                     const float *lse, int64_t n, int64_t C, int64_t S,
+                                                     int64_t ignore_index, float inv_count) {
+    float scale = load_f32(g) * inv_count;
+    GRID_STRIDE(e, n) {
+        int64_t s = e % S, c = (e / S) % C, p = (e / (S * C)) * S + s, t = target[p];
         float d = 0.0f;
-        if (t != ignore_index && t >= 0 && t < C) d = g * (expf(load_f32(logits + e) - lse[p]) - (c == t ? 1.0f : 0.0f));
-        store_f32(dlogits + e, d);
+        if (t != ignore_index && t >= 0 && t < C) d = scale * (expf(load_f32(x + e) - lse[p]) - (c == t ? 1.0f : 0.0f));
+        store_f32(dx + e, d);
     }
 }
 
-extern "C" useg_status useg_cross_entropy_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *loss, float *lse,
-                                                       float *count, const void *logits, const int64_t *target,
-                                                       int64_t N, int64_t C, int64_t inner, int64_t ignore_index,
-                                                       int32_t *bad_index) {
-    USEG_TRY(useg_cuda_float_dtype(ctx, "cross_entropy", dt));
-    if (C == 0) return useg_fail(ctx, USEG_ERR_SHAPE, "cross_entropy: no classes");
-    cudaStream_t st = useg_stream(ctx);
-    if (bad_index) CUDA_TRY(ctx, cudaMemsetAsync(bad_index, 0, sizeof *bad_index, st));
-    int64_t P = N * inner;
+extern "C" useg_status useg_cross_entropy_forward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *target,
+                                                       int64_t ignore_index, double count, useg_tensor *lse,
+                                                       useg_tensor *out) {
+    USEG_TRY(useg_cuda_float_dtype(ctx, "cross_entropy", x->dtype));
+    int64_t N = x->shape[0], C = x->shape[1], P = useg_numel(target), S = N ? P / N : 0;
     size_t mark = useg_device_arena_mark(&ctx->cuda->scratch);
-    float *losses, *valid, *sum;
-    size_t bytes = (size_t)(P > 0 ? P : 1) * sizeof(float);
-    useg_status s = useg_cuda_scratch(ctx, bytes, (void **)&losses);
-    if (s == USEG_OK) s = useg_cuda_scratch(ctx, bytes, (void **)&valid);
-    if (s == USEG_OK) s = useg_cuda_scratch(ctx, sizeof(float), (void **)&sum);
+    float *terms;
+    useg_status s = useg_cuda_scratch(ctx, (size_t)(P > 0 ? P : 1) * sizeof(float), (void **)&terms);
     if (s == USEG_OK && P > 0) {
-        USEG_CUDA_DISPATCH(ctx, "cross_entropy", dt, T, {
-            cross_entropy_forward_kernel<T><<<grid_for(P, THREADS), THREADS, 0, st>>>(
-                losses, valid, lse, (const T *)logits, target, N, C, inner, ignore_index, bad_index);
+        USEG_CUDA_DISPATCH(ctx, "cross_entropy", x->dtype, T, {
+            cross_entropy_forward_kernel<T><<<grid_for(P, THREADS), THREADS, 0, useg_stream(ctx)>>>(
+                terms, (float *)lse->data, (const T *)x->data, (const int64_t *)target->data, P, C, S, ignore_index);
         });
         s = useg_launch_check(ctx, "cross_entropy");
     }
-    if (s == USEG_OK) s = useg_sum_f32_cuda(ctx, sum, losses, P, 1.0);
-    if (s == USEG_OK) s = useg_sum_f32_cuda(ctx, count, valid, P, 1.0);
-    if (s == USEG_OK) {
-        s = launch_mean(ctx, dt, loss, sum, count, 0.0f);
-    }
+    // count 0 (all ignored): 0 * inf = NaN, as the CPU's 0 / 0 and PyTorch.
+    if (s == USEG_OK) s = mean_of(ctx, "cross_entropy", out, terms, P, 1.0 / count);
     useg_device_arena_rewind(&ctx->cuda->scratch, mark);
     return s;
 }
 
-extern "C" useg_status useg_cross_entropy_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dlogits,
-                                                        const void *dloss, const void *logits, const int64_t *target,
-                                                        const float *lse, const float *count, int64_t N, int64_t C,
-                                                        int64_t inner, int64_t ignore_index) {
-    int64_t total = N * C * inner;
-    if (total == 0) return USEG_OK;
-    USEG_CUDA_DISPATCH(ctx, "cross_entropy backward", dt, T, {
-        cross_entropy_backward_kernel<T><<<grid_for(total, THREADS), THREADS, 0, useg_stream(ctx)>>>(
-            (T *)dlogits, (const T *)dloss, (const T *)logits, target, lse, count, N, C, inner, ignore_index);
+extern "C" useg_status useg_cross_entropy_backward_cuda(useg_ctx *ctx, const useg_tensor *x,
+                                                        const useg_tensor *target, int64_t ignore_index, double count,
+                                                        const useg_tensor *lse, const useg_tensor *g, useg_tensor *dx) {
+    int64_t n = useg_numel(x), N = x->shape[0], C = x->shape[1], S = N ? useg_numel(target) / N : 0;
+    if (n == 0) return USEG_OK;
+    USEG_CUDA_DISPATCH(ctx, "cross_entropy backward", x->dtype, T, {
+        cross_entropy_backward_kernel<T><<<grid_for(n, THREADS), THREADS, 0, useg_stream(ctx)>>>(
+            (T *)dx->data, (const T *)g->data, (const T *)x->data, (const int64_t *)target->data,
+            (const float *)lse->data, n, C, S, ignore_index, (float)(1.0 / count));
     });
     return useg_launch_check(ctx, "cross_entropy backward");
 }
 
-// --- BCE with logits and focal loss (elementwise, then a mean over n) ----------------------
+// --- Sigmoid focal loss and BCE with logits ------------------------------------------------------
 
-template <typename T, bool FOCAL>
-static __global__ void sigmoid_loss_forward_kernel(float *losses, const T *logits, const T *target, int64_t n,
-                                                   float alpha, float gamma) {
+// The focal loss of one element and, when dx is non-NULL, its derivatives in
+// x and t: ops_loss.c's focal_term in f32.
+__device__ __forceinline__ float focal_term(float x, float t, float alpha, float gamma, float *dx, float *dt) {
+    float p = sigmoid(x);
+    float ce = fmaxf(x, 0.0f) - x * t + log1pf(expf(-fabsf(x)));
+    float q = 1.0f - (p * t + (1.0f - p) * (1.0f - t)); // 1 - p_t
+    float mod = gamma == 0.0f ? 1.0f : powf(q, gamma);
+    float at = alpha >= 0.0f ? alpha * t + (1.0f - alpha) * (1.0f - t) : 1.0f;
+    if (dx) {
+        float dmod = gamma == 0.0f ? 0.0f : gamma * powf(q, gamma - 1.0f); // PyTorch's pow backward at gamma 0
+        *dx = at * ((p - t) * mod + ce * dmod * p * (1.0f - p) * (1.0f - 2.0f * t));
+        *dt = at * (-x * mod + ce * dmod * (1.0f - 2.0f * p)) + (alpha >= 0.0f ? (2.0f * alpha - 1.0f) * ce * mod : 0.0f);
+    }
+    return at * ce * mod;
+}
+
+template <typename T>
+static __global__ void focal_forward_kernel(float *terms, const T *x, const T *t, int64_t n, float alpha, float gamma) {
+    GRID_STRIDE(e, n) terms[e] = focal_term(load_f32(x + e), load_f32(t + e), alpha, gamma, NULL, NULL);
+}
+
+template <typename T>
+static __global__ void focal_backward_kernel(T *dx, T *dt, const T *g, const T *x, const T *t, int64_t n, float alpha,
+                                             float gamma, float inv_n) {
+    float scale = load_f32(g) * inv_n;
     GRID_STRIDE(e, n) {
-        float x = load_f32(logits + e), t = load_f32(target + e);
-        float l = bce_term(x, t);
-        if (FOCAL) {
-            float p = sigmoid(x);
-            float p_t = p * t + (1.0f - p) * (1.0f - t);
-            l *= powf(1.0f - p_t, gamma);
-            if (alpha >= 0) l *= alpha * t + (1.0f - alpha) * (1.0f - t);
-        }
-        losses[e] = l;
+        float gx, gt;
+        focal_term(load_f32(x + e), load_f32(t + e), alpha, gamma, &gx, &gt);
+        if (dx) store_f32(dx + e, scale * gx);
+        if (dt) store_f32(dt + e, scale * gt);
     }
 }
 
-template <typename T, bool FOCAL>
-static __global__ void sigmoid_loss_backward_kernel(T *dlogits, const T *dloss, const T *logits, const T *target,
-                                                    int64_t n, float alpha, float gamma) {
-    float g = load_f32(dloss) / (float)n;
-    GRID_STRIDE(e, n) {
-        float x = load_f32(logits + e), t = load_f32(target + e), p = sigmoid(x);
-        float d = p - t; // d bce / dx
-        if (FOCAL) {
-            // loss = alpha_t bce q^gamma, q = 1 - p_t, dq/dx = -(2t - 1) p (1 - p);
-            // d q^gamma / dq is 0 for gamma == 0, as PyTorch's pow backward has it.
-            float q = 1.0f - (p * t + (1.0f - p) * (1.0f - t));
-            float dq = -(2.0f * t - 1.0f) * p * (1.0f - p);
-            float dpow = gamma == 0.0f ? 0.0f : gamma * powf(q, gamma - 1.0f) * dq;
-            d = d * powf(q, gamma) + bce_term(x, t) * dpow;
-            if (alpha >= 0) d *= alpha * t + (1.0f - alpha) * (1.0f - t);
-        }
-        store_f32(dlogits + e, g * d);
-    }
-}
-
-template <bool FOCAL>
-static useg_status sigmoid_loss_forward(useg_ctx *ctx, const char *op, useg_dtype dt, void *loss, const void *logits,
-                                        const void *target, int64_t n, float alpha, float gamma) {
-    USEG_TRY(useg_cuda_float_dtype(ctx, op, dt));
-    cudaStream_t st = useg_stream(ctx);
+extern "C" useg_status useg_focal_forward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t, double alpha,
+                                               double gamma, useg_tensor *out) {
+    USEG_TRY(useg_cuda_float_dtype(ctx, "focal_loss", x->dtype));
+    int64_t n = useg_numel(x);
     size_t mark = useg_device_arena_mark(&ctx->cuda->scratch);
-    float *losses, *sum;
-    useg_status s = useg_cuda_scratch(ctx, (size_t)(n > 0 ? n : 1) * sizeof(float), (void **)&losses);
-    if (s == USEG_OK) s = useg_cuda_scratch(ctx, sizeof(float), (void **)&sum);
+    float *terms;
+    useg_status s = useg_cuda_scratch(ctx, (size_t)(n > 0 ? n : 1) * sizeof(float), (void **)&terms);
     if (s == USEG_OK && n > 0) {
-        USEG_CUDA_DISPATCH(ctx, op, dt, T, {
-            sigmoid_loss_forward_kernel<T, FOCAL><<<grid_for(n, THREADS), THREADS, 0, st>>>(
-                losses, (const T *)logits, (const T *)target, n, alpha, gamma);
+        USEG_CUDA_DISPATCH(ctx, "focal_loss", x->dtype, T, {
+            focal_forward_kernel<T><<<grid_for(n, THREADS), THREADS, 0, useg_stream(ctx)>>>(
+                terms, (const T *)x->data, (const T *)t->data, n, (float)alpha, (float)gamma);
         });
-        s = useg_launch_check(ctx, op);
+        s = useg_launch_check(ctx, "focal_loss");
     }
-    if (s == USEG_OK) s = useg_sum_f32_cuda(ctx, sum, losses, n, 1.0);
-    if (s == USEG_OK) {
-        s = launch_mean(ctx, dt, loss, sum, NULL, (float)n);
-    }
+    if (s == USEG_OK) s = mean_of(ctx, "focal_loss", out, terms, n, 1.0 / (double)n); // n 0: NaN, as torch's mean
     useg_device_arena_rewind(&ctx->cuda->scratch, mark);
     return s;
 }
 
-template <bool FOCAL>
-static useg_status sigmoid_loss_backward(useg_ctx *ctx, const char *op, useg_dtype dt, void *dlogits,
-                                         const void *dloss, const void *logits, const void *target, int64_t n,
-                                         float alpha, float gamma) {
+extern "C" useg_status useg_focal_backward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t,
+                                                double alpha, double gamma, const useg_tensor *g, useg_tensor *dx,
+                                                useg_tensor *dt) {
+    int64_t n = useg_numel(x);
     if (n == 0) return USEG_OK;
-    USEG_CUDA_DISPATCH(ctx, op, dt, T, {
-        sigmoid_loss_backward_kernel<T, FOCAL><<<grid_for(n, THREADS), THREADS, 0, useg_stream(ctx)>>>(
-            (T *)dlogits, (const T *)dloss, (const T *)logits, (const T *)target, n, alpha, gamma);
+    USEG_CUDA_DISPATCH(ctx, "focal_loss backward", x->dtype, T, {
+        focal_backward_kernel<T><<<grid_for(n, THREADS), THREADS, 0, useg_stream(ctx)>>>(
+            dx ? (T *)dx->data : NULL, dt ? (T *)dt->data : NULL, (const T *)g->data, (const T *)x->data,
+            (const T *)t->data, n, (float)alpha, (float)gamma, (float)(1.0 / (double)n));
     });
-    return useg_launch_check(ctx, op);
-}
-
-extern "C" useg_status useg_bce_with_logits_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *loss, const void *logits,
-                                                         const void *target, int64_t n) {
-    return sigmoid_loss_forward<false>(ctx, "bce_with_logits", dt, loss, logits, target, n, 0.0f, 0.0f);
-}
-
-extern "C" useg_status useg_bce_with_logits_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dlogits,
-                                                          const void *dloss, const void *logits, const void *target,
-                                                          int64_t n) {
-    return sigmoid_loss_backward<false>(ctx, "bce_with_logits backward", dt, dlogits, dloss, logits, target, n, 0.0f,
-                                        0.0f);
-}
-
-extern "C" useg_status useg_focal_loss_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *loss, const void *logits,
-                                                    const void *target, int64_t n, float alpha, float gamma) {
-    return sigmoid_loss_forward<true>(ctx, "focal_loss", dt, loss, logits, target, n, alpha, gamma);
-}
-
-extern "C" useg_status useg_focal_loss_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dlogits, const void *dloss,
-                                                     const void *logits, const void *target, int64_t n, float alpha,
-                                                     float gamma) {
-    return sigmoid_loss_backward<true>(ctx, "focal_loss backward", dt, dlogits, dloss, logits, target, n, alpha,
-                                       gamma);
+    return useg_launch_check(ctx, "focal_loss backward");
 }
 
 // --- Dice ---------------------------------------------------------------------------------
 
-constexpr int DICE_THREADS = 256;
-static_assert(DICE_THREADS % WARP == 0, "whole warps");
-
-// One block per row: the three sums by block trees, then the row's loss.
+// One block per row of L elements: stats (A, B) and the row's 1 - A / B.
 template <typename T>
-static __global__ void dice_rows_kernel(float *row_loss, float *row_sums, const T *logits, const T *target,
-                                        int64_t M) {
-    __shared__ float shared[WARP];
-    const T *x = logits + blockIdx.x * M, *t = target + blockIdx.x * M;
-    float pt = 0.0f, ps = 0.0f, ts = 0.0f;
-    for (int64_t m = threadIdx.x; m < M; m += blockDim.x) {
-        float p = sigmoid(load_f32(x + m)), tv = load_f32(t + m);
-        pt += p * tv;
-        ps += p;
-        ts += tv;
+static __global__ void dice_rows_kernel(float *row_loss, float *stats, const T *x, const T *t, int64_t L) {
+    __shared__ double shared[WARP];
+    const T *px = x + blockIdx.x * L, *pt = t + blockIdx.x * L;
+    double inter = 0, sum = 0;
+    for (int64_t i = threadIdx.x; i < L; i += blockDim.x) {
+        double p = sigmoid(load_f32(px + i)), tv = load_f32(pt + i);
+        inter += p * tv;
+        sum += p + tv;
     }
-    pt = block_sum(pt, shared);
-    ps = block_sum(ps, shared);
-    ts = block_sum(ts, shared);
+    inter = block_sum(inter, shared);
+    sum = block_sum(sum, shared);
     if (threadIdx.x == 0) {
-        row_sums[blockIdx.x * 3 + 0] = pt;
-        row_sums[blockIdx.x * 3 + 1] = ps;
-        row_sums[blockIdx.x * 3 + 2] = ts;
-        row_loss[blockIdx.x] = 1.0f - (2.0f * pt + 1.0f) / (ps + ts + 1.0f);
+        double A = 2 * inter + 1, B = sum + 1;
+        stats[2 * blockIdx.x] = (float)A;
+        stats[2 * blockIdx.x + 1] = (float)B;
+        row_loss[blockIdx.x] = (float)(1 - A / B);
     }
 }
 
+// With A, B the row's stats: d loss / d p = -(2 t B - A) / B^2, d loss / d t = -(2 p B - A) / B^2.
 template <typename T>
-static __global__ void dice_backward_kernel(T *dlogits, const T *dloss, const T *logits, const T *target,
-                                            const float *row_sums, int64_t N, int64_t M) {
-    float g = load_f32(dloss) / (float)N;
-    GRID_STRIDE(e, N * M) {
-        int64_t n = e / M;
-        float inter = row_sums[n * 3], den = row_sums[n * 3 + 1] + row_sums[n * 3 + 2] + 1.0f;
-        float num = 2.0f * inter + 1.0f;
-        float p = sigmoid(load_f32(logits + e)), t = load_f32(target + e);
-        // d/dp of 1 - num / den, with d num/dp = 2 t and d den/dp = 1.
-        float dp = -(2.0f * t * den - num) / (den * den);
-        store_f32(dlogits + e, g * dp * p * (1.0f - p));
+static __global__ void dice_backward_kernel(T *dx, T *dt, const T *g, const T *x, const T *t, const float *stats,
+                                            int64_t n, int64_t L, float inv_N) {
+    float scale = load_f32(g) * inv_N;
+    GRID_STRIDE(e, n) {
+        int64_t r = e / L;
+        float A = stats[2 * r], B = stats[2 * r + 1], k = -scale / (B * B);
+        float p = sigmoid(load_f32(x + e)), tv = load_f32(t + e);
+        if (dx) store_f32(dx + e, k * (2.0f * tv * B - A) * p * (1.0f - p));
+        if (dt) store_f32(dt + e, k * (2.0f * p * B - A));
     }
 }
 
-extern "C" useg_status useg_dice_loss_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *loss, float *row_sums,
-                                                   const void *logits, const void *target, int64_t N, int64_t M) {
-    USEG_TRY(useg_cuda_float_dtype(ctx, "dice_loss", dt));
+extern "C" useg_status useg_dice_forward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t,
+                                              useg_tensor *stats, useg_tensor *out) {
+    USEG_TRY(useg_cuda_float_dtype(ctx, "dice_loss", x->dtype));
+    int64_t N = x->shape[0], L = N ? useg_numel(x) / N : 0;
     if (N > 0x7fffffff) return useg_fail(ctx, USEG_ERR_SHAPE, "dice_loss: too many rows (%lld)", (long long)N);
-    cudaStream_t st = useg_stream(ctx);
     size_t mark = useg_device_arena_mark(&ctx->cuda->scratch);
-    float *row_loss, *sum;
+    float *row_loss;
     useg_status s = useg_cuda_scratch(ctx, (size_t)(N > 0 ? N : 1) * sizeof(float), (void **)&row_loss);
-    if (s == USEG_OK) s = useg_cuda_scratch(ctx, sizeof(float), (void **)&sum);
     if (s == USEG_OK && N > 0) {
-        USEG_CUDA_DISPATCH(ctx, "dice_loss", dt, T, {
-            dice_rows_kernel<T><<<(unsigned)N, DICE_THREADS, 0, st>>>(row_loss, row_sums, (const T *)logits,
-                                                                      (const T *)target, M);
+        USEG_CUDA_DISPATCH(ctx, "dice_loss", x->dtype, T, {
+            dice_rows_kernel<T><<<(unsigned)N, DICE_THREADS, 0, useg_stream(ctx)>>>(
+                row_loss, (float *)stats->data, (const T *)x->data, (const T *)t->data, L);
         });
         s = useg_launch_check(ctx, "dice_loss");
     }
-    if (s == USEG_OK) s = useg_sum_f32_cuda(ctx, sum, row_loss, N, 1.0);
-    if (s == USEG_OK) {
-        s = launch_mean(ctx, dt, loss, sum, NULL, (float)N);
-    }
+    if (s == USEG_OK) s = mean_of(ctx, "dice_loss", out, row_loss, N, 1.0 / (double)N); // N 0: NaN
     useg_device_arena_rewind(&ctx->cuda->scratch, mark);
     return s;
 }
 
-extern "C" useg_status useg_dice_loss_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dlogits, const void *dloss,
-                                                    const void *logits, const void *target, const float *row_sums,
-                                                    int64_t N, int64_t M) {
-    if (N * M == 0) return USEG_OK;
-    USEG_CUDA_DISPATCH(ctx, "dice_loss backward", dt, T, {
-        dice_backward_kernel<T><<<grid_for(N * M, THREADS), THREADS, 0, useg_stream(ctx)>>>(
-            (T *)dlogits, (const T *)dloss, (const T *)logits, (const T *)target, row_sums, N, M);
+extern "C" useg_status useg_dice_backward_cuda(useg_ctx *ctx, const useg_tensor *x, const useg_tensor *t,
+                                               const useg_tensor *stats, const useg_tensor *g, useg_tensor *dx,
+                                               useg_tensor *dt) {
+    int64_t n = useg_numel(x), N = x->shape[0], L = N ? n / N : 0;
+    if (n == 0) return USEG_OK;
+    USEG_CUDA_DISPATCH(ctx, "dice_loss backward", x->dtype, T, {
+        dice_backward_kernel<T><<<grid_for(n, THREADS), THREADS, 0, useg_stream(ctx)>>>(
+            dx ? (T *)dx->data : NULL, dt ? (T *)dt->data : NULL, (const T *)g->data, (const T *)x->data,
+            (const T *)t->data, (const float *)stats->data, n, L, (float)(1.0 / (double)N));
     });
     return useg_launch_check(ctx, "dice_loss backward");
 }

@@ -196,25 +196,17 @@ static __global__ void max_backward_kernel(T *dx, const T *g, const int64_t *ind
     }
 }
 
-// (outer, size, inner) of contiguous x around `axis`.
-static void split_around(const useg_tensor *x, int axis, int64_t *outer, int64_t *size, int64_t *inner) {
-    *outer = *inner = 1;
-    for (int d = 0; d < axis; d++) *outer *= x->shape[d];
-    *size = x->shape[axis];
-    for (int d = axis + 1; d < x->ndim; d++) *inner *= x->shape[d];
-}
-
 extern "C" useg_status useg_max_cuda(useg_ctx *ctx, const useg_tensor *x, int axis, useg_tensor *values,
                                      useg_tensor *indices) {
     int64_t outer, size, inner;
-    split_around(x, axis, &outer, &size, &inner);
+    useg_split_around(x, axis, &outer, &size, &inner);
     if (outer * inner == 0) return USEG_OK;
     cudaStream_t st = useg_stream(ctx);
     USEG_CUDA_DISPATCH(ctx, "max", x->dtype, T, {
         T *v = values ? (T *)values->data : NULL;
         int64_t *ix = (int64_t *)indices->data;
-        if (inner == 1 && size >= WARP) {
-            const int rows_per_block = MAX_THREADS / WARP;
+        const int rows_per_block = MAX_THREADS / WARP;
+        if (inner == 1 && size >= WARP && CEIL_DIV(outer, (int64_t)rows_per_block) <= INT_MAX) { // a block per 8 rows
             max_rows_kernel<T><<<(unsigned)CEIL_DIV(outer, rows_per_block), MAX_THREADS, 0, st>>>(
                 v, ix, (const T *)x->data, outer, size);
         } else {
@@ -228,7 +220,7 @@ extern "C" useg_status useg_max_cuda(useg_ctx *ctx, const useg_tensor *x, int ax
 extern "C" useg_status useg_max_backward_cuda(useg_ctx *ctx, const useg_tensor *g, const useg_tensor *indices,
                                               int axis, useg_tensor *dx) {
     int64_t outer, size, inner;
-    split_around(dx, axis, &outer, &size, &inner);
+    useg_split_around(dx, axis, &outer, &size, &inner);
     if (outer * inner == 0) return USEG_OK;
     USEG_CUDA_DISPATCH(ctx, "max backward", dx->dtype, T, {
         max_backward_kernel<T><<<grid_for(outer * inner, MAX_THREADS), MAX_THREADS, 0, useg_stream(ctx)>>>(

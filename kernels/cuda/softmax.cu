@@ -1,9 +1,10 @@
 // Softmax and log-softmax along one axis, forward and backward.
 //
-// Shapes: x, y (outer, size, inner) contiguous, the softmax running over
-// `size` (so any axis of a tensor works without a transpose; the last axis is
-// inner = 1). CPU reference: useg_softmax / useg_log_softmax (core/ops_nn.c),
-// PyTorch semantics: a row of -inf gives NaN, NaN propagates.
+// Shapes: x, y, g, dx contiguous, viewed as (outer, size, inner) around the
+// axis, the softmax running over `size` (so any axis works without a
+// transpose; the last axis is inner = 1). The CUDA twins of ops_nn.c's
+// softmax_forward_cpu / softmax_backward_cpu, PyTorch semantics: a row of
+// -inf gives NaN, NaN propagates.
 //
 // Algorithm: one pass computes the row maximum and the sum of exp(x - max)
 // together (the online softmax: the running sum is rescaled when the maximum
@@ -133,47 +134,53 @@ static useg_status check_rows(useg_ctx *ctx, const char *op, int64_t blocks) {
     return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %lld rows are too many for one launch", op, (long long)blocks);
 }
 
-extern "C" useg_status useg_softmax_forward_cuda(useg_ctx *ctx, useg_dtype dt, void *y, const void *x, int64_t outer,
-                                                 int64_t size, int64_t inner, bool log) {
+extern "C" useg_status useg_softmax_forward_cuda(useg_ctx *ctx, const useg_tensor *x, int axis, bool log,
+                                                 useg_tensor *y) {
     const char *op = log ? "log_softmax" : "softmax";
+    int64_t outer, size, inner;
+    useg_split_around(x, axis, &outer, &size, &inner);
     if (outer * size * inner == 0) return USEG_OK;
     cudaStream_t st = useg_stream(ctx);
     const int rows_per_block = THREADS / WARP;
-    USEG_CUDA_DISPATCH(ctx, op, dt, T, {
+    USEG_CUDA_DISPATCH(ctx, op, x->dtype, T, {
+        T *Y = (T *)y->data;
+        const T *X = (const T *)x->data;
         if (inner > 1) {
-            softmax_column_kernel<T><<<grid_for(outer * inner, THREADS), THREADS, 0, st>>>((T *)y, (const T *)x, outer,
-                                                                                         size, inner, log);
+            softmax_column_kernel<T><<<grid_for(outer * inner, THREADS), THREADS, 0, st>>>(Y, X, outer, size, inner,
+                                                                                         log);
         } else if (size > LONG_ROW) {
             USEG_TRY(check_rows(ctx, op, outer));
-            softmax_block_kernel<T><<<(unsigned)outer, LONG_THREADS, 0, st>>>((T *)y, (const T *)x, size, log);
+            softmax_block_kernel<T><<<(unsigned)outer, LONG_THREADS, 0, st>>>(Y, X, size, log);
         } else {
             USEG_TRY(check_rows(ctx, op, CEIL_DIV(outer, rows_per_block)));
-            softmax_warp_kernel<T><<<(unsigned)CEIL_DIV(outer, rows_per_block), THREADS, 0, st>>>(
-                (T *)y, (const T *)x, outer, size, log);
+            softmax_warp_kernel<T><<<(unsigned)CEIL_DIV(outer, rows_per_block), THREADS, 0, st>>>(Y, X, outer, size,
+                                                                                                 log);
         }
     });
     return useg_launch_check(ctx, op);
 }
 
-extern "C" useg_status useg_softmax_backward_cuda(useg_ctx *ctx, useg_dtype dt, void *dx, const void *dy,
-                                                  const void *y, int64_t outer, int64_t size, int64_t inner,
-                                                  bool log) {
+extern "C" useg_status useg_softmax_backward_cuda(useg_ctx *ctx, const useg_tensor *y, const useg_tensor *g, int axis,
+                                                  bool log, useg_tensor *dx) {
     const char *op = log ? "log_softmax backward" : "softmax backward";
+    int64_t outer, size, inner;
+    useg_split_around(y, axis, &outer, &size, &inner);
     if (outer * size * inner == 0) return USEG_OK;
     cudaStream_t st = useg_stream(ctx);
     const int rows_per_block = THREADS / WARP;
-    USEG_CUDA_DISPATCH(ctx, op, dt, T, {
+    USEG_CUDA_DISPATCH(ctx, op, y->dtype, T, {
+        T *DX = (T *)dx->data;
+        const T *G = (const T *)g->data, *Y = (const T *)y->data;
         if (inner > 1) {
-            softmax_backward_column_kernel<T><<<grid_for(outer * inner, THREADS), THREADS, 0, st>>>(
-                (T *)dx, (const T *)dy, (const T *)y, outer, size, inner, log);
+            softmax_backward_column_kernel<T><<<grid_for(outer * inner, THREADS), THREADS, 0, st>>>(DX, G, Y, outer,
+                                                                                                  size, inner, log);
         } else if (size > LONG_ROW) {
             USEG_TRY(check_rows(ctx, op, outer));
-            softmax_backward_block_kernel<T><<<(unsigned)outer, LONG_THREADS, 0, st>>>((T *)dx, (const T *)dy,
-                                                                                     (const T *)y, size, log);
+            softmax_backward_block_kernel<T><<<(unsigned)outer, LONG_THREADS, 0, st>>>(DX, G, Y, size, log);
         } else {
             USEG_TRY(check_rows(ctx, op, CEIL_DIV(outer, rows_per_block)));
             softmax_backward_warp_kernel<T><<<(unsigned)CEIL_DIV(outer, rows_per_block), THREADS, 0, st>>>(
-                (T *)dx, (const T *)dy, (const T *)y, outer, size, log);
+                DX, G, Y, outer, size, log);
         }
     });
     return useg_launch_check(ctx, op);

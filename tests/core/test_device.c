@@ -56,6 +56,25 @@ static void test_cpu_paths(useg_ctx *ctx) {
     fake->device = USEG_DEVICE_CUDA;
     CHECK_FAILS(ctx, useg_add(ctx, x, fake, &out), USEG_ERR_INVALID_ARG);
     CHECK_FAILS(ctx, useg_mul(ctx, fake, x, &out), USEG_ERR_INVALID_ARG);
+    // Likewise every op family with a CUDA route.
+    useg_tensor *w, *idx, *pair[2] = {x, fake}, *q, *qfake;
+    const int64_t c3[1] = {3}, s4[4] = {1, 1, 2, 32};
+    CHECK_OK(ctx, useg_empty(ctx, NULL, USEG_F32, 1, c3, &w));
+    CHECK_OK(ctx, useg_zeros(ctx, NULL, USEG_I64, 2, shape, &idx));
+    CHECK_OK(ctx, useg_zeros(ctx, NULL, USEG_F32, 4, s4, &q));
+    CHECK_OK(ctx, useg_zeros(ctx, NULL, USEG_F32, 4, s4, &qfake));
+    w->device = idx->device = qfake->device = USEG_DEVICE_CUDA;
+    CHECK_FAILS(ctx, useg_layer_norm(ctx, x, w, NULL, 1e-5, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_bce_with_logits(ctx, x, fake, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_focal_loss(ctx, fake, x, 0.25, 2.0, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_dice_loss(ctx, x, fake, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_cross_entropy(ctx, x, idx, -100, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_gather(ctx, x, 1, idx, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_concat(ctx, pair, 2, 0, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_attention(ctx, q, qfake, q, 1.0, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_matmul(ctx, x, fake, false, true, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_linear(ctx, x, fake, NULL, &out), USEG_ERR_INVALID_ARG);
+    CHECK_FAILS(ctx, useg_conv2d(ctx, q, qfake, NULL, 1, 1, 0, 0, &out), USEG_ERR_INVALID_ARG);
 #if !USEG_HAVE_CUDA
     // A build without CUDA has no kernel for anything.
     CHECK(USEG_CUDA_CALL(ctx, "exp", unary, USEG_OP_EXP, 0.0, 0.0, fake, fake) == USEG_ERR_UNSUPPORTED &&

@@ -105,7 +105,7 @@ static void check_bad_inputs(useg_ctx *ctx) {
     CHECK_OK(ctx, useg_zeros(ctx, &ctx->params, USEG_F64, 4, n0, &k0));
     CHECK_OK(ctx, useg_zeros(ctx, &ctx->params, USEG_I64, 4, s4, &qi));
     CHECK_OK(ctx, useg_zeros(ctx, &ctx->params, USEG_F32, 4, s4, &q32));
-    CHECK_OK(ctx, useg_zeros(ctx, &ctx->params, USEG_F64, 4, s4, &qc));
+    CHECK_OK(ctx, useg_zeros(ctx, &ctx->params, USEG_F32, 4, s4, &qc));
     if (check_failures) return;
     qc->device = USEG_DEVICE_CUDA; // only the device tag matters to the check
     CHECK_FAILS(ctx, useg_attention(ctx, r3, k, k, 0.5, &out), USEG_ERR_SHAPE);    // q rank 3
@@ -116,7 +116,7 @@ static void check_bad_inputs(useg_ctx *ctx) {
     CHECK_FAILS(ctx, useg_attention(ctx, q, k0, k0, 0.5, &out), USEG_ERR_SHAPE);   // no keys
     CHECK_FAILS(ctx, useg_attention(ctx, qi, k, k, 0.5, &out), USEG_ERR_SHAPE);    // integer dtype
     CHECK_FAILS(ctx, useg_attention(ctx, q32, k, k, 0.5, &out), USEG_ERR_SHAPE);   // mixed float dtypes
-    CHECK_FAILS(ctx, useg_attention(ctx, qc, k, k, 0.5, &out), USEG_ERR_UNSUPPORTED); // another device
+    CHECK_FAILS(ctx, useg_attention(ctx, qc, k, k, 0.5, &out), USEG_ERR_INVALID_ARG); // q on another device
     useg_step_end(ctx);
 }
 

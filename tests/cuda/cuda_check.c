@@ -25,9 +25,15 @@ int cuda_check_init(useg_ctx *ctx, const char *program) {
     return 0;
 }
 
+// The CPU context of op_parity's references: a context of its own, so the
+// two runs' tapes and backwards do not meet.
+static useg_ctx cpu_ctx;
+static bool cpu_ctx_ready;
+
 int cuda_check_finish(useg_ctx *ctx, const char *program) {
     CHECK_OK(ctx, useg_cuda_sync(ctx));
     useg_ctx_free(ctx);
+    if (cpu_ctx_ready) useg_ctx_free(&cpu_ctx);
     return check_report(program);
 }
 
@@ -127,13 +133,12 @@ void *to_host(useg_ctx *ctx, const void *dev, size_t bytes) {
     return h;
 }
 
-bool check_close(useg_ctx *ctx, const char *what, useg_dtype dt, const void *dev, const double *ref, int64_t n,
-                 double tol) {
-    const void *got = to_host(ctx, dev, (size_t)n * useg_dtype_size(dt));
+// CHECK got[i] against ref[i] (both on the host, n values).
+static bool compare(const char *what, const double *got, const double *ref, int64_t n, double tol) {
     double diff2 = 0, ref2 = 0, worst = 0;
     int64_t worst_at = -1, nan_at = -1;
     for (int64_t i = 0; i < n; i++) {
-        double g = stored_value(dt, got, i), r = ref[i];
+        double g = got[i], r = ref[i];
         if (isnan(r) || isinf(r)) {
             bool same = isnan(r) ? isnan(g) : g == r;
             if (!same && nan_at < 0) nan_at = i;
@@ -154,12 +159,127 @@ bool check_close(useg_ctx *ctx, const char *what, useg_dtype dt, const void *dev
     if (!ok) {
         if (nan_at >= 0)
             fprintf(stderr, "  first non-finite mismatch at %lld: got %.9g, want %.9g\n", (long long)nan_at,
-                    stored_value(dt, got, nan_at), ref[nan_at]);
+                    got[nan_at], ref[nan_at]);
         if (worst_at >= 0)
             fprintf(stderr, "  largest difference at %lld: got %.9g, want %.9g\n", (long long)worst_at,
-                    stored_value(dt, got, worst_at), ref[worst_at]);
+                    got[worst_at], ref[worst_at]);
     }
     return ok;
+}
+
+bool check_close(useg_ctx *ctx, const char *what, useg_dtype dt, const void *dev, const double *ref, int64_t n,
+                 double tol) {
+    const void *stored = to_host(ctx, dev, (size_t)n * useg_dtype_size(dt));
+    double *got = host_doubles(ctx, n ? n : 1);
+    for (int64_t i = 0; i < n; i++) got[i] = stored_value(dt, stored, i);
+    return compare(what, got, ref, n, tol);
+}
+
+useg_tensor *guarded_tensor(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, guarded *g) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= shape[d];
+    return device_tensor(ctx, dt, ndim, shape, guarded_alloc(ctx, (size_t)(n ? n : 1) * useg_dtype_size(dt), g));
+}
+
+bool check_tensor(useg_ctx *ctx, const char *what, const useg_tensor *got, const useg_tensor *ref, double tol) {
+    if (!got || !ref || !useg_same_shape(got, ref)) {
+        char a[96] = "none", b[96] = "none";
+        if (got) useg_shape_str(got, a, sizeof a);
+        if (ref) useg_shape_str(ref, b, sizeof b);
+        CHECK(false, "%s: got %s, want %s", what, a, b);
+        return false;
+    }
+    useg_tensor *host;
+    if (useg_to_device(ctx, (useg_tensor *)got, USEG_DEVICE_CPU, &host) != USEG_OK) {
+        CHECK(false, "%s: copy to the host: %s", what, ctx->message);
+        useg_clear_error(ctx);
+        return false;
+    }
+    int64_t n = useg_numel(ref);
+    double *g = host_doubles(ctx, n ? n : 1), *r = host_doubles(ctx, n ? n : 1);
+    for (int64_t i = 0; i < n; i++) g[i] = useg_get_flat(host, i), r[i] = useg_get_flat(ref, i);
+    return compare(what, g, r, n, tol);
+}
+
+// A leaf of `in`'s shape holding `values`, on the CPU in f64 (cpu_ctx) or on the GPU in dt.
+static useg_tensor *leaf(useg_ctx *ctx, bool gpu, useg_dtype dt, const parity_input *in, const double *values) {
+    useg_tensor *t;
+    if (gpu) {
+        t = device_values(ctx, dt, in->ndim, in->shape, values);
+    } else {
+        USEG_ASSERT(useg_empty(&cpu_ctx, NULL, USEG_F64, in->ndim, in->shape, &t) == USEG_OK, "%s", cpu_ctx.message);
+        memcpy(t->data, values, (size_t)useg_numel(t) * sizeof(double));
+    }
+    t->requires_grad = !in->constant;
+    return t;
+}
+
+// The backward of sum(out * w).
+static useg_status backward_weighted(useg_ctx *ctx, useg_tensor *out, useg_tensor *w) {
+    useg_tensor *prod, *loss;
+    USEG_TRY(useg_mul(ctx, out, w, &prod));
+    USEG_TRY(useg_sum(ctx, prod, 0, false, &loss));
+    return useg_backward(ctx, loss);
+}
+
+bool op_parity(useg_ctx *ctx, const char *what, useg_dtype dt, parity_fn fn, const void *arg, int n_in,
+               const parity_input *in, useg_tensor *aux, double tol, double grad_scale, parity *p) {
+    USEG_ASSERT(n_in <= PARITY_MAX_IN, "op_parity: %d inputs", n_in);
+    if (!cpu_ctx_ready) useg_ctx_init(&cpu_ctx, &(useg_ctx_options){.seed = 1});
+    else useg_step_end(&cpu_ctx);
+    cpu_ctx_ready = true;
+    *p = (parity){.n_in = n_in};
+    bool grad = false;
+    for (int i = 0; i < n_in; i++) {
+        int64_t n = 1;
+        for (int d = 0; d < in[i].ndim; d++) n *= in[i].shape[d];
+        double *v = host_doubles(ctx, n ? n : 1);
+        host_random(ctx, dt, n, in[i].lo, in[i].hi, v);
+        p->gpu_in[i] = leaf(ctx, true, dt, &in[i], v);
+        p->cpu_in[i] = leaf(ctx, false, dt, &in[i], v);
+        grad |= !in[i].constant;
+    }
+    if (aux) CHECK_OK(ctx, useg_to_device(ctx, aux, USEG_DEVICE_CUDA, &p->gpu_aux));
+    useg_status st = fn(&cpu_ctx, p->cpu_in, aux, arg, &p->cpu_out);
+    // The upstream gradient: random, of the output's shape, the same stored values on both.
+    useg_tensor *cpu_w = NULL, *gpu_w = NULL;
+    if (st == USEG_OK && grad && p->cpu_out->dtype == USEG_F64) {
+        int64_t n = useg_numel(p->cpu_out);
+        double *v = host_doubles(ctx, n ? n : 1);
+        host_random(ctx, dt, n, -grad_scale, grad_scale, v);
+        parity_input wi = {.ndim = p->cpu_out->ndim, .constant = true};
+        memcpy(wi.shape, p->cpu_out->shape, sizeof wi.shape);
+        gpu_w = leaf(ctx, true, dt, &wi, v);
+        cpu_w = leaf(ctx, false, dt, &wi, v);
+        st = backward_weighted(&cpu_ctx, p->cpu_out, cpu_w);
+    }
+    CHECK(st == USEG_OK, "%s: on the cpu: %s", what, cpu_ctx.message);
+    if (st != USEG_OK) {
+        useg_clear_error(&cpu_ctx);
+        return false;
+    }
+    st = fn(ctx, p->gpu_in, p->gpu_aux, arg, &p->gpu_out);
+    if (st == USEG_OK && gpu_w) st = backward_weighted(ctx, p->gpu_out, gpu_w);
+    CHECK(st == USEG_OK, "%s: on cuda: %s", what, ctx->message);
+    if (st != USEG_OK) {
+        useg_clear_error(ctx);
+        return false;
+    }
+    p->gpu_w = gpu_w;
+    CHECK(p->gpu_out->device == USEG_DEVICE_CUDA, "%s: the output of cuda inputs lives on %s", what,
+          useg_device_name(p->gpu_out->device));
+    check_tensor(ctx, what, p->gpu_out, p->cpu_out, tol);
+    for (int i = 0; i < n_in && gpu_w; i++) {
+        if (in[i].constant) continue;
+        char name[160];
+        snprintf(name, sizeof name, "%s: gradient of input %d", what, i);
+        if (!p->cpu_in[i]->grad) { // nothing flowed back on the CPU: nothing may on the GPU
+            CHECK(!p->gpu_in[i]->grad, "%s: a gradient on cuda only", name);
+            continue;
+        }
+        check_tensor(ctx, name, p->gpu_in[i]->grad, p->cpu_in[i]->grad, 2 * tol);
+    }
+    return true;
 }
 
 useg_tensor *device_values(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, const double *values) {

@@ -1,5 +1,6 @@
 // Harness of the CUDA suite: every kernel against a CPU reference over a
-// sweep of shapes, with guard bytes around device outputs (checkasm's idea).
+// sweep of shapes, with guard bytes around device outputs (checkasm's idea),
+// and every op against the same op on the CPU (op_parity).
 //
 // A program calls cuda_check_init first; without a usable GPU (no driver, no
 // device) it prints why and the program exits 77, which meson reports as
@@ -73,3 +74,45 @@ bool check_close(useg_ctx *ctx, const char *what, useg_dtype dt, const void *dev
 useg_tensor *device_values(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, const double *values);
 // A tensor struct (step arena) over device memory the caller owns.
 useg_tensor *device_tensor(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, void *data);
+// A device tensor of `shape` over a guarded output (guarded_alloc).
+useg_tensor *guarded_tensor(useg_ctx *ctx, useg_dtype dt, int ndim, const int64_t *shape, guarded *g);
+// CHECK that `got` (any dtype and device, any strides) matches `ref` (a CPU
+// tensor of the same shape, any dtype and strides) within tol, as check_close.
+bool check_tensor(useg_ctx *ctx, const char *what, const useg_tensor *got, const useg_tensor *ref, double tol);
+
+// --- Op parity: a public op on CUDA tensors against the same op on the CPU ----------------------
+// The expression under test, built from inputs on one device: in[0..n_in),
+// and aux (an i64 tensor on the same device, or NULL); arg holds the case's
+// parameters. It may take views of its inputs (transpose, slice, ...).
+typedef useg_status (*parity_fn)(useg_ctx *ctx, useg_tensor *const *in, useg_tensor *aux, const void *arg,
+                                 useg_tensor **out);
+
+enum { PARITY_MAX_IN = 6 };
+
+typedef struct parity_input {
+    int ndim;
+    int64_t shape[USEG_MAX_DIMS];
+    double lo, hi; // values uniform in [lo, hi), stored in the tested dtype
+    bool constant; // not a leaf that requires a gradient
+} parity_input;
+
+// What op_parity ran, so a test can call the CUDA twins (with guarded
+// outputs) on the same values: valid until the next op_parity call or
+// useg_step_end(ctx). gpu_w is the upstream gradient both backwards got.
+typedef struct parity {
+    int n_in;
+    useg_tensor *gpu_in[PARITY_MAX_IN], *gpu_aux, *gpu_out, *gpu_w; // on the GPU, in the tested dtype
+    useg_tensor *cpu_in[PARITY_MAX_IN], *cpu_out;                   // the CPU reference, in f64
+} parity;
+
+// Runs fn on the GPU with inputs of dtype dt, and on the CPU (a context of
+// its own) with f64 inputs holding the same stored values (aux: a CPU i64
+// tensor, copied to the GPU). CHECKs that both succeed, that the GPU's output
+// lives on the GPU and matches the CPU's within tol, and -- when the output
+// is a float and an input requires a gradient -- that the gradients of
+// sum(out * w), w uniform in [-grad_scale, grad_scale) and the same on both,
+// match within 2 tol. A mean over many elements takes a grad_scale about
+// their count (loss scaling), so its f16 gradients do not sink into
+// subnormals. Returns whether both runs succeeded (p is then filled).
+bool op_parity(useg_ctx *ctx, const char *what, useg_dtype dt, parity_fn fn, const void *arg, int n_in,
+               const parity_input *in, useg_tensor *aux, double tol, double grad_scale, parity *p);

@@ -29,7 +29,7 @@ static void *random_on_device(useg_ctx *ctx, useg_dtype dt, int64_t n, double **
 // --- GEMM ------------------------------------------------------------------------------------
 
 static void test_gemm(useg_ctx *ctx) {
-    const int64_t sizes[][3] = {{1, 1, 1}, {7, 5, 3}, {64, 64, 64}, {127, 129, 65}, {197, 384, 1536}, {1000, 1, 17}};
+    const int64_t sizes[][3] = {{1, 1, 1}, {7, 5, 3}, {5, 4, 0}, {64, 64, 64}, {127, 129, 65}, {197, 384, 1536}, {1000, 1, 17}};
     const int pad = 3; // leading dimensions wider than the rows
     const float alpha = 1.25f, beta = 0.5f;
     for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++)

@@ -1,8 +1,12 @@
 // The CUDA kernels' index math, checked exhaustively on the host (no GPU
 // needed, so this runs everywhere the CUDA backend builds):
-//  - interpolation: for every input index, the output range the gathering
-//    backward visits holds every output whose taps land on it, and each
-//    output's tap weights sum to 1;
+//  - interpolation: each output's taps are the CPU op's (ops_interp.c's
+//    formulas, restated here: same indices, same f32 weights), by size and
+//    by scale factor; for every input index, the output range the gathering
+//    backward visits holds every output whose taps land on it;
+//  - gather and scatter-add (index_math.cuh): the merged operands and the
+//    columns address exactly the elements plain coordinates do, for
+//    transposed, sliced and expanded (index_select) indices;
 //  - strided3_init: merged axes address exactly the elements the unmerged
 //    shape and strides do (broadcast, transposed, sliced operands);
 //  - the warp reductions' combining rules (combine.cuh), replayed lane by
@@ -13,45 +17,195 @@
 
 #include "combine.cuh"
 #include "cuda_common.cuh"
+#include "index_math.cuh"
 #include "interp_taps.cuh"
 extern "C" {
 #include "../check.h"
 #include "rng.h"
 }
 
-static void check_interp_axis(int64_t in, int64_t out, bool cubic) {
-    float scale = (float)in / (float)out;
-    int missed = 0, bad_sum = 0;
+// The taps of output o as ops_interp.c's axis_taps_init computes them in f32:
+// k indices (clamped) and weights.
+static int cpu_taps(int64_t o, int64_t in, int64_t out, double scale_factor, bool cubic, int64_t *ix, float *w) {
+    const float A = -0.75f;
+    float scale = scale_factor > 0 ? (float)(1.0 / scale_factor) : (float)in / (float)out;
+    double s = (double)scale * ((double)o + 0.5) - 0.5;
+    if (!cubic) {
+        if (in == out) {
+            ix[0] = ix[1] = o, w[0] = 1, w[1] = 0;
+            return 2;
+        }
+        if (s < 0) s = 0;
+        int64_t i0 = (int64_t)s < in - 1 ? (int64_t)s : in - 1;
+        float t = (float)(s - (double)i0);
+        ix[0] = i0, ix[1] = i0 < in - 1 ? i0 + 1 : i0, w[0] = 1 - t, w[1] = t;
+        return 2;
+    }
+    int64_t i0 = (int64_t)floor(s);
+    float t = (float)(s - (double)i0), u = 1 - t, x;
+    x = t + 1, w[0] = (((A * x) - 5 * A) * x + 8 * A) * x - 4 * A;
+    x = t, w[1] = ((A + 2) * x - (A + 3)) * x * x + 1;
+    x = u, w[2] = ((A + 2) * x - (A + 3)) * x * x + 1;
+    x = u + 1, w[3] = (((A * x) - 5 * A) * x + 8 * A) * x - 4 * A;
+    for (int j = 0; j < 4; j++) ix[j] = i0 - 1 + j < 0 ? 0 : i0 - 1 + j > in - 1 ? in - 1 : i0 - 1 + j;
+    return 4;
+}
+
+// One axis of `in` samples to `out` (scale_factor 0: by size): the taps are
+// the CPU's, and the backward's range covers every output reading an input.
+static void check_interp_axis(int64_t in, int64_t out, double scale_factor, bool cubic) {
+    axis_map m = axis_map_of(cubic, in, out, scale_factor);
+    int missed = 0, not_cpu = 0;
     for (int64_t i = 0; i < in; i++) {
         int64_t lo, hi;
-        output_range(i, in, out, scale, cubic, &lo, &hi);
+        output_range(i, in, out, m, &lo, &hi);
         for (int64_t o = 0; o < out; o++) {
             float w;
-            if (weight_at(taps_of(o, scale, cubic), i, in, &w) && (o < lo || o > hi)) missed++;
+            if (weight_at(taps_of(o, m), i, in, &w) && (o < lo || o > hi)) missed++;
         }
     }
     for (int64_t o = 0; o < out; o++) {
-        axis_taps t = taps_of(o, scale, cubic);
-        float sum = 0;
-        for (int k = 0; k < t.n; k++) sum += t.w[k];
-        bad_sum += fabsf(sum - 1.0f) > 1e-5f;
+        axis_taps t = taps_of(o, m);
+        int64_t ix[4];
+        float w[4];
+        int k = cpu_taps(o, in, out, scale_factor, cubic, ix, w);
+        // The same weight on each input index (the identity's second tap has weight 0).
+        for (int j = 0; j < k; j++) {
+            float got, want = 0;
+            for (int l = 0; l < k; l++)
+                if (ix[l] == ix[j]) want += w[l];
+            weight_at(t, ix[j], in, &got);
+            not_cpu += got != want;
+        }
+        for (int j = 0; j < t.n; j++) {
+            bool known = false;
+            for (int l = 0; l < k; l++) known |= ix[l] == clamp_index(t.first + j, in);
+            not_cpu += !known;
+        }
     }
-    CHECK(missed == 0 && bad_sum == 0, "%s %lld -> %lld: %d outputs outside the backward's range, %d weight sums != 1",
-          cubic ? "bicubic" : "bilinear", (long long)in, (long long)out, missed, bad_sum);
+    CHECK(missed == 0 && not_cpu == 0,
+          "%s %lld -> %lld (scale factor %g): %d outputs outside the backward's range, %d taps unlike the CPU's",
+          cubic ? "bicubic" : "bilinear", (long long)in, (long long)out, scale_factor, missed, not_cpu);
 }
 
-static void test_interp_ranges(void) {
+static void test_interp_axes(void) {
     const int64_t extra[] = {97, 224, 480, 901, 960};
+    const double factors[] = {0.5, 0.34, 1.05, 2.15, 2.5, 14.0 / 480, 30.1 / 14, 3.0, 1.0 / 3};
     for (int cubic = 0; cubic < 2; cubic++) {
-        for (int64_t in = 1; in <= 40; in++)
-            for (int64_t out = 1; out <= 40; out++) check_interp_axis(in, out, cubic);
+        for (int64_t in = 1; in <= 40; in++) {
+            for (int64_t out = 1; out <= 40; out++) check_interp_axis(in, out, 0, cubic);
+            for (size_t f = 0; f < sizeof factors / sizeof factors[0]; f++) {
+                int64_t out = (int64_t)((double)in * factors[f]); // useg_interpolate_scaled's size
+                if (out >= 1) check_interp_axis(in, out, factors[f], cubic);
+            }
+        }
         for (int a = 0; a < 5; a++)
             for (int b = 0; b < 5; b++) {
-                check_interp_axis(extra[a], extra[b], cubic);
-                check_interp_axis(extra[a], a + b + 1, cubic);
-                check_interp_axis(a + b + 1, extra[b], cubic);
+                check_interp_axis(extra[a], extra[b], 0, cubic);
+                check_interp_axis(extra[a], a + b + 1, 0, cubic);
+                check_interp_axis(a + b + 1, extra[b], 0, cubic);
+            }
+        for (size_t f = 0; f < sizeof factors / sizeof factors[0]; f++)
+            for (int a = 0; a < 5; a++) {
+                int64_t out = (int64_t)((double)extra[a] * factors[f]);
+                if (out >= 1) check_interp_axis(extra[a], out, factors[f], cubic);
             }
     }
+}
+
+// A tensor struct (no data) of `shape` with `strides`.
+static useg_tensor view_of(int ndim, const int64_t *shape, const int64_t *strides) {
+    useg_tensor t = {};
+    t.dtype = USEG_F32, t.ndim = ndim;
+    for (int d = 0; d < ndim; d++) t.shape[d] = shape[d], t.strides[d] = strides[d];
+    return t;
+}
+
+static void contiguous_strides(int ndim, const int64_t *shape, int64_t *strides) {
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) strides[d] = s, s *= shape[d];
+}
+
+// Offset of the element at coordinates c.
+static int64_t offset_at(const useg_tensor *t, const int64_t *c) {
+    int64_t off = 0;
+    for (int d = 0; d < t->ndim; d++) off += c[d] * t->strides[d];
+    return off;
+}
+
+// Coordinates of flat index i (row-major) over shape.
+static void coords_of(int ndim, const int64_t *shape, int64_t i, int64_t *c) {
+    for (int d = ndim - 1; d >= 0; d--) c[d] = i % shape[d], i /= shape[d];
+}
+
+static void test_index_math(void) {
+    useg_rng rng;
+    useg_rng_seed(&rng, 5, 0);
+    int bad_gather = 0, bad_scatter = 0, bad_select = 0;
+    for (int c = 0; c < 2000; c++) {
+        int ndim = 1 + (int)useg_rng_below(&rng, 4), axis = (int)useg_rng_below(&rng, ndim);
+        int kind = (int)useg_rng_below(&rng, 3); // index: 0 contiguous, 1 transposed storage, 2 index_select's
+        int64_t xs[USEG_MAX_DIMS], is[USEG_MAX_DIMS], x_str[USEG_MAX_DIMS], i_str[USEG_MAX_DIMS], o_str[USEG_MAX_DIMS];
+        for (int d = 0; d < ndim; d++) {
+            xs[d] = 1 + useg_rng_below(&rng, 5);
+            is[d] = d == axis ? 1 + useg_rng_below(&rng, 6) : kind == 2 ? xs[d] : 1 + useg_rng_below(&rng, (uint32_t)xs[d]);
+        }
+        contiguous_strides(ndim, xs, x_str);
+        if (useg_rng_below(&rng, 2))
+            for (int d = 0; d < ndim; d++) x_str[d] *= 2; // x a slice with step 2
+        contiguous_strides(ndim, is, i_str);
+        contiguous_strides(ndim, is, o_str);
+        if (kind == 1 && ndim >= 2) // a transposed view of storage with the last two axes swapped
+            i_str[ndim - 1] = is[ndim - 2], i_str[ndim - 2] = 1;
+        if (kind == 2)
+            for (int d = 0; d < ndim; d++) i_str[d] = d == axis ? 1 : 0;
+        useg_tensor x = view_of(ndim, xs, x_str), index = view_of(ndim, is, i_str), out = view_of(ndim, is, o_str);
+        int64_t dx_str[USEG_MAX_DIMS];
+        contiguous_strides(ndim, xs, dx_str);
+        useg_tensor dx = view_of(ndim, xs, dx_str);
+        int64_t n = 1;
+        for (int d = 0; d < ndim; d++) n *= is[d];
+        // Gather: element i of out reads index at its coordinates and x at them with the axis replaced.
+        strided3 s;
+        gather_operands(&out, &index, &x, axis, &s);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t off[3], co[USEG_MAX_DIMS] = {0};
+            strided_offsets<3>(s, i, off);
+            coords_of(ndim, is, i, co);
+            int64_t want_x = offset_at(&x, co) - co[axis] * x_str[axis];
+            bad_gather += off[0] != offset_at(&out, co) || off[1] != offset_at(&index, co) || off[2] != want_x;
+        }
+        // Scatter: column c, step j covers g's element with the axis coordinate j, each exactly once.
+        strided3 cols;
+        scatter_columns(&out, &index, &dx, axis, &cols);
+        int64_t n_cols = n / is[axis], seen = 0;
+        for (int64_t col = 0; col < n_cols; col++) {
+            int64_t off[3];
+            strided_offsets<3>(cols, col, off);
+            for (int64_t j = 0; j < is[axis]; j++) {
+                int64_t g_off = off[0] + j * o_str[axis], co[USEG_MAX_DIMS] = {0};
+                coords_of(ndim, is, g_off, co); // g is contiguous: its offset is its flat index
+                bool ok = co[axis] == j && off[1] + j * i_str[axis] == offset_at(&index, co) &&
+                          off[2] == offset_at(&dx, co) - co[axis] * dx_str[axis];
+                bad_scatter += !ok;
+                seen++;
+            }
+        }
+        bad_scatter += seen != n;
+        // index_select's form must be recognised, and whatever is taken for it
+        // must be one contiguous row along the axis over g of dx's shape.
+        bool select = is_select_index(&index, axis, &dx), row = true;
+        for (int64_t i = 0; i < n && select; i++) {
+            int64_t co[USEG_MAX_DIMS] = {0};
+            coords_of(ndim, is, i, co);
+            row = row && offset_at(&index, co) == co[axis];
+        }
+        for (int d = 0; d < ndim && select; d++) row = row && (d == axis || is[d] == xs[d]);
+        bad_select += (kind == 2 && !select) || (select && !row);
+    }
+    CHECK(bad_gather == 0, "gather operands: %d elements addressed unlike their coordinates", bad_gather);
+    CHECK(bad_scatter == 0, "scatter columns: %d elements addressed unlike their coordinates", bad_scatter);
+    CHECK(bad_select == 0, "is_select_index: %d of 2000 indices misjudged", bad_select);
 }
 
 static void test_strided3(void) {
@@ -177,7 +331,8 @@ static void test_combining(void) {
 }
 
 int main(void) {
-    test_interp_ranges();
+    test_interp_axes();
+    test_index_math();
     test_strided3();
     test_combining();
     return check_report("cuda_host");
