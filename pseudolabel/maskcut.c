@@ -1,10 +1,11 @@
 // MaskCut on one image (see maskcut.h): preprocessing, the backbone's keys,
 // the cut loop, and the image-level post-processing of each patch mask.
 //
-// Memory: the outputs are allocated in ctx->step first; each mask's
-// temporaries (the S x S masks, the CRF's unary and labels, the resized
-// mask) are taken above a mark of ctx->step and given back once the mask is
-// copied out, so an image's peak is one mask's work, not N of them.
+// The CRF of the N masks runs as one batched CRF (crf.h): the image's two
+// lattices are built once instead of N times, and the N two-label problems
+// share each filtering pass; results are those of N separate CRFs.
+// Memory: the outputs and the N upsampled masks are allocated in ctx->step;
+// each mask's resize to the image is taken above a mark and given back.
 //
 // Checked against a NumPy/SciPy/pydensecrf2 re-implementation of steps
 // 12-17 fed the same patch masks, and of the whole chain from the same
@@ -57,35 +58,52 @@ useg_status useg_maskcut_postprocess(useg_ctx *ctx, const useg_tensor *work, con
                          useg_shape_str(work, b1, sizeof b1), useg_shape_str(patch_masks, b2, sizeof b2),
                          (long long)out_h, (long long)out_w);
     const int64_t N = patch_masks->shape[0], h = patch_masks->shape[1], w = patch_masks->shape[2];
-    const int64_t S = work->shape[0];
-    useg_tensor *pm = (useg_tensor *)patch_masks, *image = (useg_tensor *)work, *out;
+    const int64_t S = work->shape[0], plane = S * S;
+    useg_tensor *pm = (useg_tensor *)patch_masks, *image = (useg_tensor *)work, *out, *up, *refined = NULL;
     USEG_TRY(useg_contiguous(ctx, pm, &pm));
     USEG_TRY(useg_contiguous(ctx, image, &image));
     USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 3, (const int64_t[]){N, out_h, out_w}, &out));
-    const size_t plane = (size_t)(out_h * out_w);
+
+    // Step 12 for every cut. An empty mask is dropped whatever the CRF makes
+    // of it (IoU 0, or no pixel), so only the others go to the CRF, together
+    // (one batched CRF: the lattices of the image are built once).
+    int64_t G = 0, *slot; // slot[t]: the mask's index among the non-empty ones, -1 if empty
+    bool *kept;
+    double *iou;
+    USEG_TRY(useg_alloc(ctx, &ctx->step, (size_t)(N + 1) * (sizeof *slot + sizeof *kept + sizeof *iou), (void **)&slot));
+    iou = (double *)(slot + N + 1);
+    kept = (bool *)(iou + N + 1);
+    USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 3, (const int64_t[]){N, S, S}, &up));
+    for (int64_t t = 0; t < N; t++) {
+        uint8_t *dst = (uint8_t *)up->data + G * plane;
+        upsample_nearest((const uint8_t *)pm->data + t * h * w, h, w, dst, S);
+        slot[t] = memchr(dst, 1, (size_t)plane) ? G++ : -1;
+    }
+    up->shape[0] = G; // the non-empty masks, contiguous
+    for (int64_t g = 0; g < G; g++) kept[g] = true, iou[g] = 1.0;
+    if (crf && G > 0) USEG_TRY(useg_maskcut_refine_batch(ctx, image, up, &refined, kept, iou));
+
+    // Steps 16-17.
     int k = 0;
     for (int64_t t = 0; t < N; t++) {
+        const int64_t g = slot[t];
+        if (g < 0 || !kept[g]) continue;
         useg_arena_mark mark = useg_arena_get_mark(&ctx->step);
-        useg_tensor *up, *refined, *final;
-        useg_status st = useg_empty(ctx, NULL, USEG_U8, 2, (const int64_t[]){S, S}, &up);
-        if (st != USEG_OK) return st;
-        upsample_nearest((const uint8_t *)pm->data + t * h * w, h, w, up->data, S);
-        bool kept = true;
-        double iou = 1.0;
-        refined = up;
-        if (crf) {
-            st = useg_maskcut_refine(ctx, image, up, &refined, &kept);
-            if (st == USEG_OK) st = useg_mask_iou(ctx, up, refined, &iou);
+        useg_tensor *mask, *final;
+        const useg_tensor *src = refined ? refined : up;
+        useg_status st = useg_empty(ctx, NULL, USEG_U8, 2, (const int64_t[]){S, S}, &mask);
+        if (st == USEG_OK) {
+            memcpy(mask->data, (const uint8_t *)src->data + g * plane, (size_t)plane);
+            st = to_image_size(ctx, mask, out_h, out_w, &final);
         }
-        if (st == USEG_OK && kept) st = to_image_size(ctx, refined, out_h, out_w, &final);
         if (st != USEG_OK) {
             useg_arena_rewind(&ctx->step, mark);
             return st;
         }
-        if (kept && memchr(final->data, 1, plane)) {
-            memcpy((uint8_t *)out->data + (size_t)k * plane, final->data, plane);
+        if (memchr(final->data, 1, (size_t)(out_h * out_w))) {
+            memcpy((uint8_t *)out->data + (size_t)k * (size_t)(out_h * out_w), final->data, (size_t)(out_h * out_w));
             source[k] = (int)t;
-            if (crf_iou) crf_iou[k] = iou;
+            if (crf_iou) crf_iou[k] = iou[g];
             k++;
         }
         useg_arena_rewind(&ctx->step, mark);
