@@ -9,9 +9,10 @@
 //   4-11  useg_maskcut: up to N patch masks, pairwise disjoint.
 //   12    each patch mask upsampled to S x S, nearest (pixel y takes patch
 //         row floor(y * h / S), torch's rule; y / P when S = h P).
-//   13-15 (with crf) useg_maskcut_refine on the working image: dense CRF
-//         with MaskCut's preset, fill holes, dropped when IoU with the
-//         pre-CRF mask < 0.5.
+//   13-15 (with crf) useg_maskcut_refine_batch on the working image: dense
+//         CRF with MaskCut's preset (the N masks in one batched CRF, equal to
+//         N separate ones), fill holes, dropped when IoU with the pre-CRF
+//         mask < 0.5. Empty masks skip it (dropped either way).
 //   16    back to the original W x H: the 0/255 mask resized with PIL's
 //         bicubic (Image.resize's default), kept where > max / 2.
 //   17    masks with no pixel left are dropped.

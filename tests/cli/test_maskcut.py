@@ -195,6 +195,9 @@ with tempfile.TemporaryDirectory() as tmp:
     worst = check_scenes(doc, truth)
     print(f"     worst object IoU {worst:.3f}")
     check(not os.path.exists(full + ".parts"), "the parts folder is removed at the end")
+    umask = os.umask(0)
+    os.umask(umask)
+    check(os.stat(full).st_mode & 0o777 == 0o666 & ~umask, "the output has the permissions of a plain file")
     full_bytes = open(full, "rb").read()
 
     # --early-stop: a prefix of each image's masks.

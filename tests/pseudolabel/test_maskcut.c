@@ -1,7 +1,7 @@
 // MaskCut's image-level chain: the C side of test_maskcut.py, plus bad-input,
-// shard-parsing and thread-invariance checks.
+// shard-parsing, annotation-writer and thread-invariance checks.
 //
-//   test_maskcut check                                    bad inputs, shards, determinism
+//   test_maskcut check                                    bad inputs, shards, writer, determinism
 //   test_maskcut post CRF H W WORK PATCH OUT SOURCE       useg_maskcut_postprocess (CRF 0/1)
 //   test_maskcut chain pos|neg H W WORK FEATS OUT SOURCE  useg_maskcut (defaults, that sign) + postprocess
 //   test_maskcut rle MASKS JSON                           useg_annotation_append of each mask, as a JSON array
@@ -167,6 +167,99 @@ static void check_image(useg_ctx *ctx) {
     useg_step_end(ctx);
 }
 
+// The annotation writer on its own: three images written as parts (one
+// without masks, annotations with UnSAM-style parent_id links), assembled;
+// the same as two shards merged, byte for byte; parent_id rewritten to final ids.
+static json_t *image_annotations(useg_ctx *ctx, int64_t index) {
+    enum { H = 6, W = 5 };
+    json_t *anns = json_array();
+    uint8_t mask[H * W] = {0};
+    int64_t parent = 0;
+    for (int k = 0; k < (int)index % 3 * 2; k++) {
+        mask[(k * 7 + (int)index) % (H * W)] = 1; // growing masks
+        json_t *extra = json_pack("{s:i, s:o}", "level", k, "parent_id", parent ? json_integer(parent) : json_null());
+        CHECK_OK(ctx, useg_annotation_append(ctx, anns, mask, H, W, 0.5 + k, extra, &parent));
+    }
+    CHECK_OK(ctx, useg_annotation_append(ctx, anns, (uint8_t[H * W]){0}, H, W, 1.0, NULL, &parent));
+    CHECK(parent == 0, "an empty mask gets id 0");
+    return anns;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1 << 20, 1);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void check_annotations(useg_ctx *ctx) {
+    char dir[] = "/tmp/useg_annotations_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    useg_dataset_item items[5] = {{"a", "a.png", 0}, {"b", "b.png", 1}, {"c", "c.png", 2}, {"d", "d.png", 3},
+                                  {"e", "e.png", 4}};
+    const useg_dataset ds = {.count = 5, .items = items};
+    json_t *settings = json_pack("{s:s}", "description", "writer test");
+    char paths[4][4200];
+    const useg_shard shards[3] = {{0, 1}, {0, 2}, {1, 2}};
+    for (int s = 0; s < 3; s++) {
+        useg_annotation_run run;
+        int64_t n_images, n_anns;
+        snprintf(paths[s], sizeof paths[s], "%s/out%d.json", dir, s);
+        CHECK_OK(ctx, useg_annotation_run_open(ctx, &run, paths[s], settings, &ds, shards[s]));
+        for (int64_t i = 0; i < ds.count; i++) {
+            if (!useg_annotation_run_wants(&run, i) || i == 3) continue; // item 3: "unreadable"
+            json_t *anns = image_annotations(ctx, i);
+            CHECK_OK(ctx, useg_annotation_run_write(ctx, &run, i, 6, 5, anns));
+            json_decref(anns);
+            CHECK(useg_annotation_run_done(&run, i), "part %lld written", (long long)i);
+        }
+        CHECK_OK(ctx, useg_annotation_run_finish(ctx, &run, &n_images, &n_anns));
+        if (s == 0) CHECK(n_images == 4 && n_anns == 8, "%lld images, %lld annotations", (long long)n_images,
+                          (long long)n_anns);
+        useg_annotation_run_close(&run);
+    }
+    snprintf(paths[3], sizeof paths[3], "%s/merged.json", dir);
+    int64_t n_images, n_anns;
+    CHECK_OK(ctx, useg_annotations_merge(ctx, (const char *const[]){paths[2], paths[1]}, 2, paths[3], &n_images,
+                                         &n_anns));
+    char *single = slurp(paths[0]), *merged = slurp(paths[3]);
+    CHECK(single && merged && !strcmp(single, merged), "2 shards merged differ from the single run");
+    json_error_t err;
+    json_t *doc = json_loads(single ? single : "", 0, &err);
+    json_t *anns = json_object_get(doc, "annotations");
+    bool links = json_array_size(anns) == 8;
+    for (size_t k = 0; links && k < json_array_size(anns); k++) {
+        json_t *a = json_array_get(anns, k), *p = json_object_get(a, "parent_id");
+        const int64_t id = json_integer_value(json_object_get(a, "id"));
+        const int64_t level = json_integer_value(json_object_get(a, "level"));
+        // Each image's masks chain level 0 <- 1 <- ...: the parent is the previous id.
+        links = id == (int64_t)k + 1 && (level == 0 ? json_is_null(p) : json_integer_value(p) == id - 1);
+    }
+    CHECK(links, "annotation ids 1..8 and parent_id links rewritten to final ids");
+    json_decref(doc);
+    free(single);
+    free(merged);
+    // A resumed run with other settings is refused.
+    useg_annotation_run run;
+    json_t *other = json_pack("{s:s}", "description", "another test");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/out9.json", dir);
+    CHECK_OK(ctx, useg_annotation_run_open(ctx, &run, path, settings, &ds, shards[0]));
+    useg_annotation_run_close(&run);
+    CHECK_FAILS(ctx, useg_annotation_run_open(ctx, &run, path, other, &ds, shards[0]), USEG_ERR_INVALID_ARG);
+    useg_annotation_run_close(&run);
+    CHECK_FAILS(ctx, useg_annotations_merge(ctx, (const char *const[]){paths[1]}, 1, paths[3], &n_images, &n_anns),
+                USEG_ERR_INVALID_ARG);
+    json_decref(settings);
+    json_decref(other);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(int argc, char **argv) {
     useg_ctx ctx;
     useg_ctx_init(&ctx, NULL);
@@ -175,6 +268,7 @@ int main(int argc, char **argv) {
         const bool prev = useg_no_grad_begin(&ctx);
         check_bad_inputs(&ctx);
         check_shards();
+        check_annotations(&ctx);
         check_image(&ctx);
         useg_no_grad_end(&ctx, prev);
         rc = check_report("maskcut checks");
