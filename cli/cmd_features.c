@@ -247,22 +247,10 @@ int useg_cmd_features(int argc, char **argv) {
         fprintf(stderr, "useg features: bad value '%s' for --%s (see --help)\n", optarg, opts[li].name);
         return USEG_EXIT_USAGE;
     }
-    if (optind < argc) {
-        fprintf(stderr, "useg features: unexpected argument '%s'\n", argv[optind]);
-        return USEG_EXIT_USAGE;
-    }
-    if (!useg_dataset_args_check("useg features", &a.data)) return USEG_EXIT_USAGE;
-    if (!a.out) {
-        fprintf(stderr, "useg features: --out DIR is required\n");
-        return USEG_EXIT_USAGE;
-    }
+    if (!useg_batch_args_check("useg features", argc, argv, optind, &a.data, a.out, "--out DIR")) return USEG_EXIT_USAGE;
     useg_ctx ctx;
     useg_ctx_init(&ctx, NULL);
-    int rc = useg_open_device(&ctx, "useg features", &a.device, NULL);
-    if (rc == USEG_EXIT_OK && a.device.device != USEG_DEVICE_CPU) {
-        fprintf(stderr, "useg features: --device cuda: the backbones run on the CPU in this version\n");
-        rc = USEG_EXIT_RUNTIME;
-    }
+    int rc = useg_open_cpu_device(&ctx, "useg features", &a.device, "computing features");
     if (rc == USEG_EXIT_OK) rc = run(&ctx, &a);
     useg_ctx_free(&ctx);
     return rc;

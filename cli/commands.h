@@ -7,5 +7,7 @@ enum { USEG_EXIT_OK = 0, USEG_EXIT_RUNTIME = 1, USEG_EXIT_USAGE = 2 };
 
 int useg_cmd_eval(int argc, char **argv);
 int useg_cmd_features(int argc, char **argv);
+int useg_cmd_maskcut(int argc, char **argv);
+int useg_cmd_merge(int argc, char **argv);
 int useg_cmd_selfcheck(int argc, char **argv);
 int useg_cmd_devices(int argc, char **argv);

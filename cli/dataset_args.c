@@ -29,6 +29,20 @@ bool useg_dataset_args_check(const char *prog, const useg_dataset_args *a) {
     return true;
 }
 
+bool useg_batch_args_check(const char *prog, int argc, char **argv, int optind_value, const useg_dataset_args *a,
+                           const char *out, const char *out_flag) {
+    if (optind_value < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind_value]);
+        return false;
+    }
+    if (!useg_dataset_args_check(prog, a)) return false;
+    if (!out) {
+        fprintf(stderr, "%s: %s is required\n", prog, out_flag);
+        return false;
+    }
+    return true;
+}
+
 useg_status useg_dataset_args_open(useg_ctx *ctx, const useg_dataset_args *a, useg_dataset *ds) {
     if (a->images) return useg_dataset_from_folder(ctx, a->images, a->recursive, ds);
     if (a->coco) return useg_dataset_from_coco(ctx, a->coco, a->image_root ? a->image_root : ".", ds);

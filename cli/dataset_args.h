@@ -35,3 +35,9 @@ bool useg_dataset_arg(useg_dataset_args *a, int c, const char *optarg_value);
 bool useg_dataset_args_check(const char *prog, const useg_dataset_args *a);
 // Build the dataset the options name.
 useg_status useg_dataset_args_open(useg_ctx *ctx, const useg_dataset_args *a, useg_dataset *ds);
+// The checks every batch command makes once its options are parsed: no
+// argument left after them (argv[optind..]), exactly one image source, an
+// output given (`out`, named `out_flag` in the message, e.g. "--out DIR").
+// Prints one line "PROG: ..." and returns false if not.
+bool useg_batch_args_check(const char *prog, int argc, char **argv, int optind_value, const useg_dataset_args *a,
+                           const char *out, const char *out_flag);

@@ -33,3 +33,10 @@ int useg_open_device(useg_ctx *ctx, const char *prog, const useg_device_choice *
     useg_clear_error(ctx);
     return USEG_EXIT_RUNTIME;
 }
+
+int useg_open_cpu_device(useg_ctx *ctx, const char *prog, const useg_device_choice *choice, const char *what) {
+    int rc = useg_open_device(ctx, prog, choice, NULL);
+    if (rc != USEG_EXIT_OK || choice->device == USEG_DEVICE_CPU) return rc;
+    fprintf(stderr, "%s: --device cuda:%d: %s runs on the CPU in this version\n", prog, choice->index, what);
+    return USEG_EXIT_RUNTIME;
+}

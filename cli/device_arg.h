@@ -25,3 +25,8 @@ bool useg_parse_device(const char *text, useg_device_choice *out);
 // USEG_EXIT_OK otherwise.
 int useg_open_device(useg_ctx *ctx, const char *prog, const useg_device_choice *choice,
                      const useg_cuda_options *opt);
+// useg_open_device for a command whose work runs on the CPU only in this
+// version: a GPU that opens is still refused, with one line "PROG: --device
+// cuda:N: WHAT runs on the CPU in this version" (exit 1), so the user learns
+// that before any work rather than getting a silent CPU run.
+int useg_open_cpu_device(useg_ctx *ctx, const char *prog, const useg_device_choice *choice, const char *what);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 useg_status useg_atomic_open(useg_ctx *ctx, useg_atomic_file *af, const char *path) {
@@ -11,6 +12,12 @@ useg_status useg_atomic_open(useg_ctx *ctx, useg_atomic_file *af, const char *pa
     snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmpXXXXXX", path);
     int fd = mkstemp(af->tmp_path);
     if (fd < 0) return useg_fail(ctx, USEG_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+    // mkstemp makes the file 0600; give the final file the permissions a
+    // plain fopen would (0666 less the umask), so outputs shared between
+    // the tasks of a cluster job stay readable.
+    const mode_t umask_bits = umask(0);
+    umask(umask_bits);
+    fchmod(fd, 0666 & ~umask_bits);
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         close(fd);

@@ -257,6 +257,11 @@ size_t useg_lattice_workspace_size(const useg_lattice *lat, int v) {
 
 useg_status useg_lattice_filter_cpu(useg_ctx *ctx, const useg_lattice *lat, const float *in, float *out, int v,
                                     void *workspace) {
+    return useg_lattice_filter_groups_cpu(ctx, lat, in, out, v, v, workspace);
+}
+
+useg_status useg_lattice_filter_groups_cpu(useg_ctx *ctx, const useg_lattice *lat, const float *in, float *out, int v,
+                                           int group, void *workspace) {
     (void)ctx;
     const int d = lat->d, d1 = d + 1;
     const int64_t n = lat->n, m = lat->m;
@@ -294,7 +299,8 @@ useg_status useg_lattice_filter_cpu(useg_ctx *ctx, const useg_lattice *lat, cons
 
     // Slice: each point reads its corners back. densecrf's sequential path
     // (v <= 2) applies alpha after the product, its SSE path (v > 2) folds it
-    // into the weight; following both keeps the rounding the same.
+    // into the weight; following both (by the group's size) keeps the
+    // rounding the same.
     const float alpha = 1.0f / (1.0f + powf(2.0f, (float)-d));
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t p = 0; p < n; p++) {
@@ -303,7 +309,7 @@ useg_status useg_lattice_filter_cpu(useg_ctx *ctx, const useg_lattice *lat, cons
         for (int j = 0; j < d1; j++) {
             const float w = lat->weight[p * d1 + j];
             const float *x = values + (int64_t)lat->corner[p * d1 + j] * v;
-            if (v <= 2) {
+            if (group <= 2) {
                 for (int k = 0; k < v; k++) y[k] += w * x[k] * alpha;
             } else {
                 const float wa = w * alpha;

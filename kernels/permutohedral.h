@@ -56,3 +56,10 @@ size_t useg_lattice_workspace_size(const useg_lattice *lat, int v);
 // for the CUDA twin's launch errors.
 useg_status useg_lattice_filter_cpu(useg_ctx *ctx, const useg_lattice *lat, const float *in, float *out, int v,
                                     void *workspace);
+
+// The same filter over v values that are v / group independent sets of
+// `group` values (several CRFs sharing one lattice): each set is filtered
+// with the rounding densecrf uses for a filter of `group` values, so it gets
+// exactly what useg_lattice_filter_cpu gives it alone. group divides v.
+useg_status useg_lattice_filter_groups_cpu(useg_ctx *ctx, const useg_lattice *lat, const float *in, float *out, int v,
+                                           int group, void *workspace);

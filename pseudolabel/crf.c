@@ -50,7 +50,7 @@ static useg_status check_input(useg_ctx *ctx, const char *op, const char *what, 
             if (shape[i] > 0)
                 len += (size_t)snprintf(want + len, sizeof want - len, "%s%lld", sep, (long long)shape[i]);
             else
-                len += (size_t)snprintf(want + len, sizeof want - len, "%s%c", sep, "LHW"[3 - ndim + i]);
+                len += (size_t)snprintf(want + len, sizeof want - len, "%s%c", sep, "GLHW"[4 - ndim + i]);
         }
         if (len < sizeof want) snprintf(want + len, sizeof want - len, ") %s on the CPU", useg_dtype_name(dt));
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %s is %s, expected %s", op, what, useg_shape_str(x, buf, sizeof buf),
@@ -83,10 +83,10 @@ static useg_status kernel_init(useg_ctx *ctx, const float *features, int64_t n, 
     return USEG_OK;
 }
 
-// q (N, L) = exp(x - max) / sum over each point's labels.
-static void exp_normalize(const float *x, float *q, int64_t n, int L) {
-#pragma omp parallel for schedule(static) if (n * L >= USEG_PARALLEL_THRESHOLD)
-    for (int64_t p = 0; p < n; p++) {
+// q (N, G, L) = exp(x - max) / sum over each point's labels, per problem.
+static void exp_normalize(const float *x, float *q, int64_t n, int G, int L) {
+#pragma omp parallel for schedule(static) if (n * G * L >= USEG_PARALLEL_THRESHOLD)
+    for (int64_t p = 0; p < n * G; p++) {
         const float *xp = x + p * L;
         float *qp = q + p * L;
         float mx = xp[0];
@@ -113,10 +113,16 @@ static useg_status check_params(useg_ctx *ctx, const useg_crf_params *p) {
     return USEG_OK;
 }
 
-// The CRF on contiguous inputs; everything but the outputs in ctx->scratch.
-static useg_status dense_crf(useg_ctx *ctx, const uint8_t *im, const float *unary, int64_t H, int64_t W, int L,
+// G CRFs of L labels on one image, on contiguous inputs: unary (G, L, H, W),
+// labels (G, H, W), q_out (G, L, H, W) or NULL; everything but the outputs in
+// ctx->scratch. The G problems share the two lattices and are filtered
+// together as V = G L channels: the filter treats channels independently
+// and rounds each group of L as it would alone, so each problem's
+// arithmetic is that of a call on its own.
+static useg_status dense_crf(useg_ctx *ctx, const uint8_t *im, const float *unary, int64_t H, int64_t W, int G, int L,
                              const useg_crf_params *p, uint8_t *labels, float *q_out) {
     const int64_t n = H * W;
+    const int V = G * L;
     float *feat, *neg_u, *q, *tmp, *msg;
     crf_kernel kernels[2];
     USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)n * 5 * sizeof(float), (void **)&feat));
@@ -139,71 +145,91 @@ static useg_status dense_crf(useg_ctx *ctx, const uint8_t *im, const float *unar
     }
     USEG_TRY(kernel_init(ctx, feat, n, 5, p->w_bilateral, feat, &kernels[1]));
 
-    size_t ws_bytes = useg_lattice_workspace_size(&kernels[0].lattice, L);
-    size_t ws_bil = useg_lattice_workspace_size(&kernels[1].lattice, L);
+    size_t ws_bytes = useg_lattice_workspace_size(&kernels[0].lattice, V);
+    size_t ws_bil = useg_lattice_workspace_size(&kernels[1].lattice, V);
     void *ws;
     USEG_TRY(useg_alloc(ctx, &ctx->scratch, ws_bytes > ws_bil ? ws_bytes : ws_bil, &ws));
-    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n * L) * sizeof(float), (void **)&neg_u));
-    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n * L) * sizeof(float), (void **)&q));
-    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n * L) * sizeof(float), (void **)&tmp));
-    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n * L) * sizeof(float), (void **)&msg));
-    const bool parallel = n * L >= USEG_PARALLEL_THRESHOLD;
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n * V) * sizeof(float), (void **)&neg_u));
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n * V) * sizeof(float), (void **)&q));
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n * V) * sizeof(float), (void **)&tmp));
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)(n * V) * sizeof(float), (void **)&msg));
+    const bool parallel = n * V >= USEG_PARALLEL_THRESHOLD;
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t i = 0; i < n; i++) {
-        for (int k = 0; k < L; k++) neg_u[i * L + k] = -unary[k * n + i];
+        for (int k = 0; k < V; k++) neg_u[i * V + k] = -unary[k * n + i];
     }
-    exp_normalize(neg_u, q, n, L);
+    exp_normalize(neg_u, q, n, G, L);
 
     for (int it = 0; it < p->iterations; it++) {
-        memcpy(tmp, neg_u, (size_t)(n * L) * sizeof(float));
+        memcpy(tmp, neg_u, (size_t)(n * V) * sizeof(float));
         for (int t = 0; t < 2; t++) {
             const crf_kernel *k = &kernels[t];
             const float neg_w = -k->weight;
 #pragma omp parallel for schedule(static) if (parallel)
             for (int64_t i = 0; i < n; i++) {
-                for (int j = 0; j < L; j++) msg[i * L + j] = q[i * L + j] * k->norm[i];
+                for (int j = 0; j < V; j++) msg[i * V + j] = q[i * V + j] * k->norm[i];
             }
-            USEG_TRY(useg_lattice_filter_cpu(ctx, &k->lattice, msg, msg, L, ws));
+            USEG_TRY(useg_lattice_filter_groups_cpu(ctx, &k->lattice, msg, msg, V, L, ws));
 #pragma omp parallel for schedule(static) if (parallel)
             for (int64_t i = 0; i < n; i++) {
-                for (int j = 0; j < L; j++) tmp[i * L + j] -= neg_w * (msg[i * L + j] * k->norm[i]);
+                for (int j = 0; j < V; j++) tmp[i * V + j] -= neg_w * (msg[i * V + j] * k->norm[i]);
             }
         }
-        exp_normalize(tmp, q, n, L);
+        exp_normalize(tmp, q, n, G, L);
     }
 
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t i = 0; i < n; i++) {
-        const float *qi = q + i * L;
-        int best = 0;
-        for (int k = 1; k < L; k++) best = qi[k] > qi[best] ? k : best;
-        labels[i] = (uint8_t)best;
+        for (int g = 0; g < G; g++) {
+            const float *qi = q + i * V + g * L;
+            int best = 0;
+            for (int k = 1; k < L; k++) best = qi[k] > qi[best] ? k : best;
+            labels[g * n + i] = (uint8_t)best;
+        }
         if (q_out) {
-            for (int k = 0; k < L; k++) q_out[k * n + i] = qi[k];
+            for (int k = 0; k < V; k++) q_out[k * n + i] = q[i * V + k];
         }
     }
     return USEG_OK;
 }
 
-useg_status useg_dense_crf(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary, const useg_crf_params *params,
-                           useg_tensor **labels, useg_tensor **q) {
-    useg_tensor *im, *u;
-    USEG_TRY(check_input(ctx, "dense_crf", "unary", unary, USEG_F32, 3, (const int64_t[]){0, 0, 0}, &u));
-    const int64_t L = u->shape[0], H = u->shape[1], W = u->shape[2];
-    USEG_TRY(check_input(ctx, "dense_crf", "image", image, USEG_U8, 3, (const int64_t[]){H, W, 3}, &im));
+// Checks and outputs of both entry points: unary (G, L, H, W) (a view with
+// G = 1 for useg_dense_crf), labels (G, H, W), q like unary.
+static useg_status dense_crf_checked(useg_ctx *ctx, const char *op, useg_tensor *image, useg_tensor *u,
+                                     const useg_crf_params *params, useg_tensor *labels, useg_tensor *q) {
+    const int64_t G = u->shape[0], L = u->shape[1], H = u->shape[2], W = u->shape[3];
+    useg_tensor *im;
+    USEG_TRY(check_input(ctx, op, "image", image, USEG_U8, 3, (const int64_t[]){H, W, 3}, &im));
     if (L > 256)
-        return useg_fail(ctx, USEG_ERR_SHAPE, "dense_crf: %lld labels, at most 256 fit the u8 label map", (long long)L);
+        return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %lld labels, at most 256 fit the u8 label map", op, (long long)L);
+    if (G * L > 4096)
+        return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %lld problems of %lld labels, at most 4096 channels in all", op,
+                         (long long)G, (long long)L);
     USEG_TRY(check_params(ctx, params));
-    USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 2, (const int64_t[]){H, W}, labels));
-    float *q_data = NULL;
-    if (q) {
-        USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 3, u->shape, q));
-        q_data = (*q)->data;
-    }
     useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
-    useg_status st = dense_crf(ctx, im->data, u->data, H, W, (int)L, params, (*labels)->data, q_data);
+    useg_status st = dense_crf(ctx, im->data, u->data, H, W, (int)G, (int)L, params, labels->data, q ? q->data : NULL);
     useg_arena_rewind(&ctx->scratch, mark);
     return st;
+}
+
+useg_status useg_dense_crf(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary, const useg_crf_params *params,
+                           useg_tensor **labels, useg_tensor **q) {
+    useg_tensor *u, *u4;
+    USEG_TRY(check_input(ctx, "dense_crf", "unary", unary, USEG_F32, 3, (const int64_t[]){0, 0, 0}, &u));
+    const int64_t L = u->shape[0], H = u->shape[1], W = u->shape[2];
+    USEG_TRY(useg_reshape(ctx, u, 4, (const int64_t[]){1, L, H, W}, &u4));
+    USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 2, (const int64_t[]){H, W}, labels));
+    if (q) USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 3, u->shape, q));
+    return dense_crf_checked(ctx, "dense_crf", image, u4, params, *labels, q ? *q : NULL);
+}
+
+useg_status useg_dense_crf_batch(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary, const useg_crf_params *params,
+                                 useg_tensor **labels, useg_tensor **q) {
+    useg_tensor *u;
+    USEG_TRY(check_input(ctx, "dense_crf_batch", "unary", unary, USEG_F32, 4, (const int64_t[]){0, 0, 0, 0}, &u));
+    USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 3, (const int64_t[]){u->shape[0], u->shape[2], u->shape[3]}, labels));
+    if (q) USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 4, u->shape, q));
+    return dense_crf_checked(ctx, "dense_crf_batch", image, u, params, *labels, q ? *q : NULL);
 }
 
 // --- MaskCut post-processing. -----------------------------------------------
@@ -213,11 +239,8 @@ static useg_status check_mask(useg_ctx *ctx, const char *op, const char *what, u
     return check_input(ctx, op, what, mask, USEG_U8, 2, hw ? hw : (const int64_t[]){0, 0}, out);
 }
 
-useg_status useg_mask_unary(useg_ctx *ctx, useg_tensor *mask, useg_tensor **out) {
-    useg_tensor *m;
-    USEG_TRY(check_mask(ctx, "mask_unary", "mask", mask, NULL, &m));
-    const int64_t n = useg_numel(m);
-    USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 3, (const int64_t[]){2, m->shape[0], m->shape[1]}, out));
+// The unary (2, n) of mask (n) into dst.
+static void mask_unary_into(const uint8_t *src, int64_t n, float *dst) {
     // The two possible pixels, computed as torch's float64 softmax and
     // unary_from_softmax's clip and -log do.
     float u[2][2]; // [B][label]
@@ -228,12 +251,17 @@ useg_status useg_mask_unary(useg_ctx *ctx, useg_tensor *mask, useg_tensor **out)
         const double prob[2] = {z0 / sum, z1 / sum};
         for (int k = 0; k < 2; k++) u[b][k] = (float)-log(prob[k] < 1e-5 ? 1e-5 : prob[k] > 1 ? 1 : prob[k]);
     }
-    const uint8_t *src = m->data;
-    float *dst = (*out)->data;
     for (int64_t i = 0; i < n; i++) {
         dst[i] = u[src[i] != 0][0];
         dst[n + i] = u[src[i] != 0][1];
     }
+}
+
+useg_status useg_mask_unary(useg_ctx *ctx, useg_tensor *mask, useg_tensor **out) {
+    useg_tensor *m;
+    USEG_TRY(check_mask(ctx, "mask_unary", "mask", mask, NULL, &m));
+    USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 3, (const int64_t[]){2, m->shape[0], m->shape[1]}, out));
+    mask_unary_into(m->data, useg_numel(m), (*out)->data);
     return USEG_OK;
 }
 
@@ -283,17 +311,40 @@ useg_status useg_mask_iou(useg_ctx *ctx, useg_tensor *a, useg_tensor *b, double 
     return USEG_OK;
 }
 
+useg_status useg_maskcut_refine_batch(useg_ctx *ctx, useg_tensor *image, useg_tensor *masks, useg_tensor **out,
+                                      bool *kept, double *ious) {
+    useg_tensor *m, *unary, *labels;
+    const int64_t H = image->ndim == 3 ? image->shape[0] : 0, W = image->ndim == 3 ? image->shape[1] : 0;
+    USEG_TRY(check_input(ctx, "maskcut_refine", "masks", masks, USEG_U8, 3, (const int64_t[]){0, H, W}, &m));
+    const int64_t G = m->shape[0], n = H * W;
+    USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 4, (const int64_t[]){G, 2, H, W}, &unary));
+    for (int64_t g = 0; g < G; g++)
+        mask_unary_into((const uint8_t *)m->data + g * n, n, (float *)unary->data + g * 2 * n);
+    USEG_TRY(useg_dense_crf_batch(ctx, image, unary, &useg_crf_maskcut, &labels, NULL));
+    USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 3, m->shape, out));
+    for (int64_t g = 0; g < G; g++) {
+        useg_tensor *mask_g, *labels_g, *filled;
+        double iou;
+        uint8_t *dst = (uint8_t *)(*out)->data + g * n;
+        USEG_TRY(useg_wrap(ctx, USEG_U8, 2, (const int64_t[]){H, W}, (uint8_t *)m->data + g * n, &mask_g));
+        USEG_TRY(useg_wrap(ctx, USEG_U8, 2, (const int64_t[]){H, W}, (uint8_t *)labels->data + g * n, &labels_g));
+        USEG_TRY(useg_fill_holes(ctx, labels_g, &filled));
+        USEG_TRY(useg_mask_iou(ctx, mask_g, filled, &iou));
+        kept[g] = !(iou < 0.5);
+        if (ious) ious[g] = iou;
+        if (kept[g]) memcpy(dst, filled->data, (size_t)n);
+        else memset(dst, 0, (size_t)n);
+    }
+    return USEG_OK;
+}
+
 useg_status useg_maskcut_refine(useg_ctx *ctx, useg_tensor *image, useg_tensor *mask, useg_tensor **out,
                                 bool *kept) {
-    useg_tensor *unary, *labels;
-    double iou;
-    USEG_TRY(useg_mask_unary(ctx, mask, &unary));
-    USEG_TRY(useg_dense_crf(ctx, image, unary, &useg_crf_maskcut, &labels, NULL));
-    USEG_TRY(useg_fill_holes(ctx, labels, out));
-    USEG_TRY(useg_mask_iou(ctx, mask, *out, &iou));
-    *kept = !(iou < 0.5);
-    if (!*kept) memset((*out)->data, 0, (size_t)useg_numel(*out));
-    return USEG_OK;
+    useg_tensor *m, *refined;
+    USEG_TRY(check_mask(ctx, "maskcut_refine", "mask", mask, NULL, &m));
+    USEG_TRY(useg_reshape(ctx, m, 3, (const int64_t[]){1, m->shape[0], m->shape[1]}, &m));
+    USEG_TRY(useg_maskcut_refine_batch(ctx, image, m, &refined, kept, NULL));
+    return useg_reshape(ctx, refined, 2, m->shape + 1, out);
 }
 
 useg_status useg_mask_threshold_half_max(useg_ctx *ctx, useg_tensor *mask, useg_tensor **out) {

@@ -49,6 +49,14 @@ extern const useg_crf_params useg_crf_stego;
 useg_status useg_dense_crf(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary,
                            const useg_crf_params *params, useg_tensor **labels, useg_tensor **q);
 
+// G independent CRFs on one image: unary (G, L, H, W), *labels (G, H, W) u8,
+// *q (G, L, H, W) f32 (when not NULL), 1 <= G L <= 4096. The lattices are
+// built once and the G problems filtered together (MaskCut refines its N
+// masks on one image this way); each problem's labels and Q are those of
+// useg_dense_crf on its own, bit for bit. Fails as useg_dense_crf.
+useg_status useg_dense_crf_batch(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary,
+                                 const useg_crf_params *params, useg_tensor **labels, useg_tensor **q);
+
 // --- MaskCut's post-processing (maskcut.py, steps 13-16 of PAPERS.md 2.2). ---
 
 // The unary MaskCut gives the CRF for binary mask B (H, W) u8 at image size:
@@ -81,6 +89,13 @@ useg_status useg_mask_iou(useg_ctx *ctx, useg_tensor *a, useg_tensor *b, double 
 // useg_mask_threshold_half_max.
 useg_status useg_maskcut_refine(useg_ctx *ctx, useg_tensor *image, useg_tensor *mask,
                                 useg_tensor **out, bool *kept);
+
+// useg_maskcut_refine of masks (G, H, W) u8 on one image, through one
+// useg_dense_crf_batch: *out (G, H, W); kept[g] and, when ious is not NULL,
+// ious[g] (the step-15 IoU) in caller's arrays of G entries. Results equal
+// G calls of useg_maskcut_refine.
+useg_status useg_maskcut_refine_batch(useg_ctx *ctx, useg_tensor *image, useg_tensor *masks,
+                                      useg_tensor **out, bool *kept, double *ious);
 
 // *out (H, W) u8 = 1 where mask > max(mask) / 2, else 0, for a resized 0..255
 // mask (H, W) u8 (maskcut.py's create_annotation_info). Where the mask's

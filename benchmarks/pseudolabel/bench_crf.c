@@ -1,5 +1,6 @@
 // Times useg_dense_crf (lattice builds, normalisers, mean field, argmax) on
-// one image and unary.
+// one image and unary (L, H, W), or useg_dense_crf_batch on G problems
+// (G, L, H, W) on that image.
 //
 // usage: bench_crf maskcut|stego IMAGE.npy UNARY.npy REPS
 // Prints "median_ms=... min_ms=..." over REPS runs after a warm-up.
@@ -26,7 +27,8 @@ int main(int argc, char **argv) {
     if (st == USEG_OK) st = useg_npy_read(&ctx, argv[3], &ctx.params, &unary);
     for (int r = 0; r <= reps && st == USEG_OK; r++) {
         double t0 = bench_now_ms();
-        st = useg_dense_crf(&ctx, image, unary, p, &labels, NULL);
+        st = unary->ndim == 4 ? useg_dense_crf_batch(&ctx, image, unary, p, &labels, NULL)
+                              : useg_dense_crf(&ctx, image, unary, p, &labels, NULL);
         times[r] = bench_now_ms() - t0;
         useg_step_end(&ctx);
     }

@@ -1,4 +1,4 @@
-"""MaskCut before the CRF, in NumPy/SciPy, written from docs/PAPERS.md 2.2.
+"""MaskCut in NumPy/SciPy (+ pydensecrf, PIL), written from docs/PAPERS.md 2.2.
 
 This is the reference the C chain (pseudolabel/ncut.c) is tested against. It
 follows the released maskcut.py step by step: f32 unit rows and f32
@@ -18,6 +18,13 @@ Two deliberate differences, both off with sign="lapack" (the released code):
     differ by rounding, so the released argmax picks among them by noise
     (seen on the photos: a different seed in a cut's masked region).
     Both sides set each such class to its mean, so the first index wins.
+
+image_masks() continues the chain at image level (steps 12-17) as maskcut.py
+and crf.py do: nearest upsampling with torch, the subtraction of earlier
+masks, pydensecrf with MaskCut's parameters on the working image,
+binary_fill_holes, TokenCut's f32 IoU check, the 0/255 mask resized with
+PIL's default filter, the half-max threshold and pycocotools' encoding
+(pydensecrf and pycocotools are imported only there).
 
 Also here: photo_features(), the stand-in "real features" of the tests and
 benchmarks (the ViT is not in this branch): the 480 x 480 Lanczos-resized
@@ -120,3 +127,74 @@ def maskcut(feats, tau=0.15, n_masks=3, eps=1e-5, sign="peak_positive"):
                             lapack_sign=lapack_sign))
         prev = comp
     return np.array(masks), records
+
+
+def upsample_nearest(patch_mask, size):
+    """(size, size) f32: F.interpolate(mode='nearest') of a (h, w) patch mask."""
+    import torch
+    import torch.nn.functional as F
+    t = torch.from_numpy(patch_mask.astype(np.float32))[None, None]
+    return F.interpolate(t, size=(size, size), mode="nearest")[0, 0].numpy()
+
+
+def densecrf(image, mask):
+    """MAP labels (H, W) f32 of crf.py's densecrf: logits [1 - B, B] in f64,
+    bilinear to the image size, softmax, unary_from_softmax, 7/3 + 10/50/5, 10 iterations."""
+    import pydensecrf.densecrf as dcrf
+    import torch
+    import torch.nn.functional as F
+    from pydensecrf.utils import unary_from_softmax
+    fg = mask.astype(float)[None]
+    logits = torch.from_numpy(np.concatenate((1 - fg, fg), axis=0))
+    H, W = image.shape[:2]
+    logits = F.interpolate(logits.unsqueeze(0), size=(H, W), mode="bilinear").squeeze()
+    probs = F.softmax(logits, dim=0).cpu().numpy()
+    d = dcrf.DenseCRF2D(W, H, 2)
+    d.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(probs)))
+    d.addPairwiseGaussian(sxy=3, compat=7)
+    d.addPairwiseBilateral(sxy=50, srgb=5, rgbim=np.array(image, order="C"), compat=10)
+    q = np.array(d.inference(10)).reshape((2, H, W))
+    return np.argmax(q, axis=0).astype(np.float32)
+
+
+def tokencut_iou(a, b):
+    """TokenCut's metric.IoU: masks > 0.5, torch arithmetic, f32 division."""
+    import torch
+    m1, m2 = torch.from_numpy(np.asarray(a)) > 0.5, torch.from_numpy(np.asarray(b)) > 0.5
+    inter = torch.sum(m1 * (m1 == m2), dim=[-1, -2]).squeeze()
+    union = torch.sum(m1 + m2, dim=[-1, -2]).squeeze()
+    return (inter.to(torch.float) / union).mean().item()
+
+
+def image_masks(work, patch_masks, height, width, crf=True):
+    """Steps 12-17 on patch masks (N, h, w): a list of (t, mask (height, width)
+    bool, rle) for the masks maskcut.py keeps, t the patch mask it came from."""
+    from PIL import Image
+    from pycocotools import mask as mask_util
+    size = work.shape[0]
+    bipartitions = []
+    for pm in patch_masks:
+        b = upsample_nearest(pm, size)
+        masked_out = 0 if not bipartitions else np.sum(bipartitions, axis=0)
+        b = b - masked_out
+        b[b <= 0] = 0
+        bipartitions.append(b)
+    kept = []
+    for t, b in enumerate(bipartitions):
+        pseudo = b
+        if crf:
+            pseudo = ndimage.binary_fill_holes(densecrf(work, b) >= 0.5)
+            if tokencut_iou(b, pseudo) < 0.5:
+                pseudo = pseudo * -1
+            pseudo = pseudo.astype(np.int64)
+            pseudo[pseudo < 0] = 0
+        resized = np.asarray(Image.fromarray(np.uint8(pseudo * 255)).resize((width, height))).copy()
+        upper, lower = np.max(resized), np.min(resized)
+        thresh = upper / 2.0
+        resized[resized > thresh] = upper
+        resized[resized <= thresh] = lower
+        rle = mask_util.encode(np.asfortranarray(resized.astype(np.uint8)))
+        if mask_util.area(rle) < 1:
+            continue
+        kept.append((t, mask_util.decode(rle).astype(bool), rle))
+    return kept

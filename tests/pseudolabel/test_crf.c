@@ -1,7 +1,7 @@
 // Dense CRF and MaskCut post-processing: the C side of test_crf.py, plus
-// bad-input and thread-invariance checks.
+// bad-input, thread-invariance and batch checks.
 //
-//   test_crf check                              bad inputs, determinism across thread counts
+//   test_crf check                              bad inputs, determinism across thread counts, batches
 //   test_crf crf maskcut|stego IMAGE UNARY OUT Q  labels (H, W) u8 and marginals of useg_dense_crf
 //   test_crf refine IMAGE MASK OUT              useg_maskcut_refine; OUT holds 0/1, or all 0 when dropped
 //   test_crf unary MASK OUT                     useg_mask_unary
@@ -185,6 +185,42 @@ static void check_views_and_edges(useg_ctx *ctx) {
     CHECK(all_zero, "a one-label CRF must label every pixel 0");
 }
 
+// A batch of G problems gives each problem's own labels and Q, bit for bit:
+// L = 2 (MaskCut's masks, densecrf's 2-value rounding) and L = 3 (its wider
+// one), and MaskCut's batched refinement equals mask-by-mask refinement.
+static void check_batch(useg_ctx *ctx) {
+    for (int L = 2; L <= 3; L++) {
+        enum { G = 3, H = 37, W = 45 };
+        useg_tensor *image, *unary, *batch_labels, *batch_q, *one, *labels, *q;
+        make_scene(ctx, H, W, G * L, &image, &unary);
+        CHECK_OK(ctx, useg_reshape(ctx, unary, 4, (const int64_t[]){G, L, H, W}, &unary));
+        CHECK_OK(ctx, useg_dense_crf_batch(ctx, image, unary, &useg_crf_maskcut, &batch_labels, &batch_q));
+        for (int g = 0; g < G; g++) {
+            CHECK_OK(ctx, useg_slice(ctx, unary, 0, g, g + 1, 1, &one));
+            CHECK_OK(ctx, useg_reshape(ctx, one, 3, (const int64_t[]){L, H, W}, &one));
+            CHECK_OK(ctx, useg_dense_crf(ctx, image, one, &useg_crf_maskcut, &labels, &q));
+            CHECK(!memcmp(labels->data, (uint8_t *)batch_labels->data + g * H * W, H * W) &&
+                      !memcmp(q->data, (float *)batch_q->data + g * L * H * W, sizeof(float) * L * H * W),
+                  "L = %d, problem %d: the batch differs from the problem alone", L, g);
+        }
+        useg_tensor *masks, *refined, *mask, *single;
+        bool kept[G], kept_one;
+        CHECK_OK(ctx, useg_zeros(ctx, NULL, USEG_U8, 3, (const int64_t[]){G, H, W}, &masks));
+        uint8_t *m = masks->data;
+        for (int64_t i = 0; i < G * H * W; i++) m[i] = ((i % W) / (4 + i / (H * W)) + (i / W) % H / 9) % 2;
+        CHECK_OK(ctx, useg_maskcut_refine_batch(ctx, image, masks, &refined, kept, NULL));
+        for (int g = 0; g < G; g++) {
+            CHECK_OK(ctx, useg_wrap(ctx, USEG_U8, 2, (const int64_t[]){H, W}, m + g * H * W, &mask));
+            CHECK_OK(ctx, useg_maskcut_refine(ctx, image, mask, &single, &kept_one));
+            CHECK(kept_one == kept[g] && !memcmp(single->data, (uint8_t *)refined->data + g * H * W, H * W),
+                  "mask %d: batched refinement differs", g);
+        }
+    }
+    useg_tensor *image, *unary, *labels;
+    make_scene(ctx, 5, 6, 4, &image, &unary);
+    CHECK_FAILS(ctx, useg_dense_crf_batch(ctx, image, unary, &useg_crf_maskcut, &labels, NULL), USEG_ERR_SHAPE);
+}
+
 int main(int argc, char **argv) {
     useg_ctx ctx;
     useg_ctx_init(&ctx, &(useg_ctx_options){.seed = 7});
@@ -194,6 +230,7 @@ int main(int argc, char **argv) {
         check_small_cases(&ctx);
         check_thread_invariance(&ctx);
         check_views_and_edges(&ctx);
+        check_batch(&ctx);
         rc = check_report("dense CRF checks");
     } else if (argc >= 2) {
         rc = run_mode(&ctx, argc, argv) == USEG_OK ? 0 : 1;
