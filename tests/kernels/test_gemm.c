@@ -1,6 +1,8 @@
 // useg_gemm_f32/f64 against a plain triple loop in double: every transpose
 // pair, odd sizes, K = 0, padded leading dimensions, beta 0 over garbage
-// (NaN must not leak through) and beta 1 accumulation.
+// (NaN must not leak through) and beta 1 accumulation. The last sizes are
+// above gemm.c's split size, tall and wide: they run as blocks of rows or
+// columns over three OpenMP threads (an uneven split), one BLAS call each.
 //
 // Built twice. test_gemm: useg loads OpenBLAS itself and must pick SkylakeX
 // on an AVX-512 CPU and leave the environment as it was. test_gemm_preloaded
@@ -9,6 +11,7 @@
 // misdetected CPU), main removes the variable, and useg must then load a
 // private copy with the fast core type and still compute correctly.
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,13 +83,15 @@ int main(void) {
     printf("OpenBLAS loaded before main with core %s\n", preloaded_core);
     unsetenv("OPENBLAS_CORETYPE"); // as if the user had not chosen and OpenBLAS had guessed
 #endif
-    bool env_before = getenv("OPENBLAS_CORETYPE") != NULL;
+    bool env_before = getenv("OPENBLAS_CORETYPE") != NULL, threads_before = getenv("OPENBLAS_NUM_THREADS") != NULL;
+    omp_set_num_threads(3);
     useg_ctx ctx;
     useg_ctx_init(&ctx, NULL);
     const char *backend = useg_gemm_backend();
     printf("backend: %s\n", backend);
     CHECK(strncmp(backend, "OpenBLAS ", 9) == 0, "no OpenBLAS: %s", backend);
     CHECK((getenv("OPENBLAS_CORETYPE") != NULL) == env_before, "loading changed the environment");
+    CHECK((getenv("OPENBLAS_NUM_THREADS") != NULL) == threads_before, "loading changed the environment");
     bool skylake_x = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
     if (skylake_x && !env_before) CHECK(strstr(backend, "SkylakeX") != NULL, "slow core type: %s", backend);
@@ -96,7 +101,8 @@ int main(void) {
         CHECK(strstr(backend, strcmp(preloaded_core, "SkylakeX") ? "private copy" : "shared") != NULL,
               "preloaded %s, got %s", preloaded_core, backend);
 #endif
-    static const int64_t sizes[][3] = {{1, 1, 1}, {7, 13, 5}, {64, 33, 1}, {3, 5, 0}, {97, 101, 67}, {0, 4, 3}};
+    static const int64_t sizes[][3] = {{1, 1, 1}, {7, 13, 5}, {64, 33, 1}, {3, 5, 0}, {97, 101, 67}, {0, 4, 3},
+                                         {301, 211, 97}, {67, 97, 709}};
     for (int f64 = 0; f64 < 2; f64++)
         for (int t = 0; t < 4; t++)
             for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)

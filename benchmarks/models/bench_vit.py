@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""DINO ViT forward: useg vs PyTorch 1.13, same architecture, same run.
+
+usage: bench_vit.py BENCH_BINARY TESTS_MODELS_DIR [--reps N] [--configs S16-224,S8-224,B8-480]
+                    [--batches 1,8] [--torch-policies default,passive]
+
+For each configuration (ViT-S/16 and ViT-S/8 at 224, ViT-B/8 at 480) and
+batch it times, each in a fresh process so that peak memory is per
+configuration:
+  useg   bench_vit (random weights, no-grad forward to the tokens tap, which
+         runs every block and the final norm, and to the keys tap that
+         MaskCut reads), OMP_NUM_THREADS=2;
+  torch  the ViT of tests/models/vit_reference.py (imported; written from the
+         same spec, it is what the parity test compares against) under
+         torch.no_grad(), torch.set_num_threads(2), OPENBLAS_CORETYPE=SkylakeX
+         (Debian's OpenBLAS falls back to a slow generic kernel on this CPU
+         otherwise). Its forward computes every tap in one pass, the tokens
+         tap's work. It runs once per OMP_WAIT_POLICY in --torch-policies and
+         the faster is compared: under libgomp's default (active) policy the
+         OpenMP workers of PyTorch's intra-op pool spin on the cores that
+         its OpenBLAS threads need, several times slower on 2 cores.
+Reported: medians of REPS runs after a warm-up (fewer for the large
+configurations, see REPS_CAP) of the wall time and of the CPU time of all
+threads (steadier when other jobs share the cores), ratio = useg tokens /
+torch (lower is better), and each process's peak resident memory
+(ru_maxrss: weights, activations, libraries). PyTorch at ViT-B/8 480 batch 8
+is not run: it materialises 8 x 12 x 3601 x 3601 f32 scores (4.6 GiB) three
+to four times over (q k^T, its scaled copy, the softmax, the previous
+block's attention kept as a tap), about 20 GB on this 24 GB shared machine.
+"""
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+TORCH_PEER = r"""
+import resource, sys, time
+sys.path.insert(0, sys.argv[1])
+import torch
+import vit_reference as ref
+torch.set_num_threads(2)
+dim, heads, patch, grid, size, batch, reps = (int(a) for a in sys.argv[2:9])
+model = ref.ViT(dim, heads, patch, grid, False).eval()
+ref.randomise(model, torch.Generator().manual_seed(1))
+x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(2))
+wall, cpu = [], []
+with torch.no_grad():
+    for r in range(reps + 1):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = model(x)
+        if r:
+            wall.append((time.perf_counter() - t0) * 1e3)
+            cpu.append((time.process_time() - c0) * 1e3)
+        del out
+wall.sort()
+cpu.sort()
+print(f"ms={wall[len(wall) // 2]:.1f} cpu_ms={cpu[len(cpu) // 2]:.1f} "
+      f"peak_rss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+"""
+
+# name: (useg arch, dim, heads, patch, torch pos grid, size)
+CONFIGS = {
+    "S16-224": ("vit_small", 384, 6, 16, 14, 224),
+    "S8-224": ("vit_small", 384, 6, 8, 28, 224),
+    "B8-480": ("vit_base", 768, 12, 8, 28, 480),
+}
+# Most timed runs per (config, batch), so the whole table takes minutes.
+REPS_CAP = {("B8-480", 1): 3, ("B8-480", 8): 1, ("S8-224", 8): 3}
+TORCH_SKIPPED = {("B8-480", 8): "~20 GB of attention scores"}
+
+
+def parse(line):
+    return dict(f.split("=", 1) for f in shlex.split(line))
+
+
+def run(cmd, env):
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd[:2])} failed: {r.stderr.strip()[-2000:]}")
+    return parse(r.stdout.strip().splitlines()[-1])
+
+
+def load():
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("binary")
+    ap.add_argument("tests_models_dir")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--torch-policies", default="default,passive")
+    args = ap.parse_args()
+    ours_env = dict(os.environ, OMP_NUM_THREADS="2")
+    torch_envs = {}
+    for policy in args.torch_policies.split(","):
+        env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX", OMP_NUM_THREADS="2")
+        env.pop("OMP_WAIT_POLICY", None)
+        if policy != "default":
+            env["OMP_WAIT_POLICY"] = policy
+        torch_envs[policy] = env
+    print(f"ViT forward, f32, no grad, 2 threads; medians; load average at start {load()}")
+    print(f"{'':14} | {'wall ms':^40} | {'CPU ms (all threads)':^27} | {'peak RSS MB':^13}")
+    print(f"{'config':>8} {'B':>2} {'reps':>2} | {'keys':>7} {'tokens':>8} {'torch':>8} {'policy':>7} {'ratio':>5} | "
+          f"{'tokens':>8} {'torch':>8} {'ratio':>5} | {'useg':>5} {'torch':>6}")
+    blas = ""
+    t_start = time.time()
+    for name in args.configs.split(","):
+        arch, dim, heads, patch, grid, size = CONFIGS[name]
+        for batch in (int(b) for b in args.batches.split(",")):
+            reps = min(args.reps, REPS_CAP.get((name, batch), args.reps))
+            ours = run([args.binary, arch, str(patch), str(size), str(batch), str(reps)], ours_env)
+            blas = ours["blas"]
+            peer, best = None, ""
+            if (name, batch) not in TORCH_SKIPPED:
+                for policy, env in torch_envs.items():
+                    p = run(["/usr/bin/python3", "-c", TORCH_PEER, args.tests_models_dir,
+                             *(str(v) for v in (dim, heads, patch, grid, size, batch, reps))], env)
+                    if peer is None or float(p["ms"]) < float(peer["ms"]):
+                        peer, best = p, policy
+            tok, tok_cpu, mb = float(ours["tokens_ms"]), float(ours["tokens_cpu_ms"]), int(ours["peak_rss_kb"]) / 1024
+            row = f"{name:>8} {batch:>2} {reps:>4} | {float(ours['keys_ms']):>7.0f} {tok:>8.0f} "
+            if peer:
+                pt, pc = float(peer["ms"]), float(peer["cpu_ms"])
+                row += (f"{pt:>8.0f} {best:>7} {tok / pt:>5.2f} | {tok_cpu:>8.0f} {pc:>8.0f} {tok_cpu / pc:>5.2f} | "
+                        f"{mb:>5.0f} {int(peer['peak_rss_kb']) / 1024:>6.0f}")
+            else:
+                row += (f"{'-':>8} {'-':>7} {'-':>5} | {tok_cpu:>8.0f} {'-':>8} {'-':>5} | {mb:>5.0f} {'-':>6}"
+                        f"   torch not run: {TORCH_SKIPPED[(name, batch)]}")
+            print(row, flush=True)
+    print(f"ratio = useg tokens / torch (lower is better); torch: the faster OMP_WAIT_POLICY of "
+          f"{args.torch_policies}; useg BLAS: {blas}")
+    print(f"load average at end {load()}; {time.time() - t_start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
