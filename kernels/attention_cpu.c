@@ -29,7 +29,8 @@
 // that: 1.5x the CPU time in the forward, 1.2-1.3x in the backward). The elementwise work
 // (max, exp, sums) is vectorised by the compiler from plain loops over
 // queries, with a polynomial exp for f32 (libm's expf does not vectorise) and
-// one clone of those loops per x86 vector width (AVX-512, AVX2, SSE2). On
+// one clone of those loops per x86 vector width (AVX-512, AVX2, SSE2; both
+// from vec_math.h). On
 // this machine the tile GEMMs run at OpenBLAS's large-GEMM rate (~143 GFLOP/s
 // per core), ~80 % of the forward; the exp and sums take the rest.
 // Measured against PyTorch 1.13's explicit softmax(q k^T * scale) v by
@@ -47,6 +48,7 @@
 
 #include "dispatch.h"
 #include "gemm.h"
+#include "vec_math.h"
 
 // Queries x keys per tile. BQ x BK x D multiply-adds per GEMM call: large
 // enough to amortise the call, within OpenBLAS's small-matrix limit (about
@@ -60,49 +62,6 @@ _Static_assert(BQ % 16 == 0 && BK % 16 == 0, "tile rows start on 64-byte lines f
 // Threads are woken only for at least this many score multiply-adds (~1 ms
 // of one core): below it, starting them costs more than the work.
 #define PARALLEL_MIN_MADDS ((int64_t)1 << 24)
-
-// One clone per x86 vector width, chosen by CPU features when the program
-// loads (an "arch=" clone would be chosen only on that exact CPU model). No
-// FMA: under -std=c11 GCC does not contract a * b + c, and fmaf would be a
-// libm call in the AVX2 and SSE2 clones; explicit FMAs in exp_f32 measured
-// 9 % faster forwards in the AVX-512 clone, a possible per-target build flag.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
-
-// exp(x) in f32 for the softmax's x <= 0, vectorisable: x = n ln2 + r with
-// |r| <= ln2 / 2 (Cody-Waite), Cephes' degree-6 polynomial for exp(r), and
-// 2^n built in the exponent bits; within 1 ulp of exp on [-87, 0]. Inputs
-// below -87, -inf included, are raised to -87 (exp(-87) ~ 1.6e-38 vanishes
-// next to a row sum >= 1); NaN stays NaN. The clamp works on the bits: the
-// pattern of a negative float grows with its magnitude, and NaNs lie above
-// -inf's. A float compare there would keep GCC from vectorising the loops
-// (it may trap, under the default -ftrapping-math) on every ISA but AVX-512.
-static inline float exp_f32(float x) {
-    uint32_t xb;
-    memcpy(&xb, &x, sizeof xb);
-    const uint32_t below = 0u - (uint32_t)(xb - 0xC2AE0001u <= 0xFF800000u - 0xC2AE0001u); // -87 > x >= -inf
-    xb = (xb & ~below) | (0xC2AE0000u & below);                                                // -87.0f
-    memcpy(&x, &xb, sizeof x);
-    // Adding 1.5 * 2^23 rounds x log2(e) to the integer n held in t's low mantissa bits.
-    float t = x * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    uint32_t e = (bits - 0x4B400000u + 127u) << 23; // 2^n
-    float s;
-    memcpy(&s, &e, sizeof s);
-    return p * s;
-}
 
 // Elementwise work on one tile, written once for T = float and double.
 // Tiles are transposed, keys x queries (n x m used of BK x BQ, row stride BQ),
@@ -160,7 +119,7 @@ static inline float exp_f32(float x) {
             }                                                                                     \
         }                                                                                         \
     }
-DEFINE_ROW_KERNELS(float, f32, exp_f32)
+DEFINE_ROW_KERNELS(float, f32, useg_exp_f32)
 DEFINE_ROW_KERNELS(double, f64, exp)
 #undef DEFINE_ROW_KERNELS
 
