@@ -10,15 +10,19 @@
 #include <string.h>
 
 // One clone per x86 vector width, chosen by CPU features when the program
-// loads (an "arch=" clone would be chosen only on that exact CPU model). No
-// FMA: under -std=c11 GCC does not contract a * b + c, and fmaf would be a
-// libm call in the AVX2 and SSE2 clones; explicit FMAs in useg_exp_f32
-// measured 9 % faster attention forwards in the AVX-512 clone, a possible
-// per-target build flag. A clone must be a leaf called from inside an OpenMP
-// region, not contain one: GCC outlines the region's body before it clones,
-// so the body would keep the default ISA.
+// loads: AVX-512 (which implies FMA), AVX2 with FMA (the x86-64-v3 level,
+// dispatched by its feature bits, not by CPU model), and the SSE2 baseline.
+// fp-contract=fast lets GCC fuse a * b + c into FMAs inside the clones that
+// have them (under -std=c11 it does not by default, and an explicit fmaf
+// would be a libm call in the baseline clone): the polynomials here are
+// chains of multiply-adds, and fusing them made the f32 GELU 1.9x faster
+// (0.60 against 1.13 ns per element in the AVX-512 clone, L2-resident).
+// A clone must be a leaf called from inside an OpenMP region, not contain
+// one: GCC outlines the region's body before it clones, so the body would
+// keep the baseline ISA.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define VECTOR_CLONES \
+    __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
 #else
 #define VECTOR_CLONES
 #endif
@@ -89,6 +93,14 @@ static inline float useg_normal_cdf_f32(float x) {
     p = p * t + 0.37409196f;
     p = p * t + 1.00002368f;
     p = p * t - 1.26551223f;
-    const float half_erfc = 0.5f * t * useg_exp_f32(p - z * z);
-    return sign ? half_erfc : 1.0f - half_erfc;
+    const float half_erfc = 0.5f * t * useg_exp_f32(p - z * z), upper = 1.0f - half_erfc;
+    // sign ? half_erfc : upper, on the bits: GCC leaves a float select as a
+    // branch, which only the AVX-512 clone (with its masks) vectorises.
+    uint32_t lo, hi;
+    memcpy(&lo, &half_erfc, sizeof lo);
+    memcpy(&hi, &upper, sizeof hi);
+    const uint32_t negative = 0u - (sign >> 31), r = (lo & negative) | (hi & ~negative);
+    float cdf;
+    memcpy(&cdf, &r, sizeof cdf);
+    return cdf;
 }
