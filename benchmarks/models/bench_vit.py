@@ -2,7 +2,7 @@
 """DINO ViT forward: useg vs PyTorch 1.13, same architecture, same run.
 
 usage: bench_vit.py BENCH_BINARY TESTS_MODELS_DIR [--reps N] [--configs S16-224,S8-224,B8-480]
-                    [--batches 1,8] [--torch-policies default,passive]
+                    [--batches 1,8] [--useg-policies default,passive] [--torch-policies passive]
 
 For each configuration (ViT-S/16 and ViT-S/8 at 224, ViT-B/8 at 480) and
 batch it times, each in a fresh process so that peak memory is per
@@ -15,10 +15,14 @@ configuration:
          torch.no_grad(), torch.set_num_threads(2), OPENBLAS_CORETYPE=SkylakeX
          (Debian's OpenBLAS falls back to a slow generic kernel on this CPU
          otherwise). Its forward computes every tap in one pass, the tokens
-         tap's work. It runs once per OMP_WAIT_POLICY in --torch-policies and
-         the faster is compared: under libgomp's default (active) policy the
-         OpenMP workers of PyTorch's intra-op pool spin on the cores that
-         its OpenBLAS threads need, several times slower on 2 cores.
+         tap's work.
+Each side runs once per OMP_WAIT_POLICY in its --*-policies ("default":
+unset) and its faster run is compared. The policy decides how idle OpenMP
+threads wait, and on this shared 2-core machine it decides much: under
+libgomp's default (spin, then sleep) PyTorch's OpenMP workers spin on the
+cores its OpenBLAS threads need (ViT-S/16 at 224: 1.2 s against 0.14 s
+passive), so only "passive" is its best; useg runs one pool, and its default
+is fastest on idle cores, "passive" when other jobs take cores from it.
 Reported: medians of REPS runs after a warm-up (fewer for the large
 configurations, see REPS_CAP) of the wall time and of the CPU time of all
 threads (steadier when other jobs share the cores), ratio = useg tokens /
@@ -82,6 +86,24 @@ def run(cmd, env):
     return parse(r.stdout.strip().splitlines()[-1])
 
 
+def policy_envs(policies, **env):
+    """{policy: environment} with OMP_WAIT_POLICY set ("default": unset)."""
+    envs = {}
+    for policy in policies.split(","):
+        e = dict(os.environ, **env)
+        e.pop("OMP_WAIT_POLICY", None)
+        if policy != "default":
+            e["OMP_WAIT_POLICY"] = policy
+        envs[policy] = e
+    return envs
+
+
+def fastest(runs, key):
+    """(result, policy) of the run with the smallest `key`."""
+    policy = min(runs, key=lambda p: float(runs[p][key]))
+    return runs[policy], policy
+
+
 def load():
     return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
@@ -93,47 +115,39 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--torch-policies", default="default,passive")
+    ap.add_argument("--useg-policies", default="default,passive")
+    ap.add_argument("--torch-policies", default="passive")
     args = ap.parse_args()
-    ours_env = dict(os.environ, OMP_NUM_THREADS="2")
-    torch_envs = {}
-    for policy in args.torch_policies.split(","):
-        env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX", OMP_NUM_THREADS="2")
-        env.pop("OMP_WAIT_POLICY", None)
-        if policy != "default":
-            env["OMP_WAIT_POLICY"] = policy
-        torch_envs[policy] = env
+    useg_envs = policy_envs(args.useg_policies, OMP_NUM_THREADS="2")
+    torch_envs = policy_envs(args.torch_policies, OMP_NUM_THREADS="2", OPENBLAS_CORETYPE="SkylakeX")
     print(f"ViT forward, f32, no grad, 2 threads; medians; load average at start {load()}")
-    print(f"{'':14} | {'wall ms':^40} | {'CPU ms (all threads)':^27} | {'peak RSS MB':^13}")
-    print(f"{'config':>8} {'B':>2} {'reps':>2} | {'keys':>7} {'tokens':>8} {'torch':>8} {'policy':>7} {'ratio':>5} | "
-          f"{'tokens':>8} {'torch':>8} {'ratio':>5} | {'useg':>5} {'torch':>6}")
+    print(f"{'':16} | {'wall ms':^50} | {'CPU ms (all threads)':^24} | {'peak RSS MB':^12}")
+    print(f"{'config':>8} {'B':>2} {'reps':>4} | {'keys':>7} {'tokens':>7} {'policy':>7} {'torch':>7} {'policy':>7} "
+          f"{'ratio':>5} | {'tokens':>7} {'torch':>7} {'ratio':>5} | {'useg':>5} {'torch':>5}")
     blas = ""
     t_start = time.time()
     for name in args.configs.split(","):
         arch, dim, heads, patch, grid, size = CONFIGS[name]
         for batch in (int(b) for b in args.batches.split(",")):
             reps = min(args.reps, REPS_CAP.get((name, batch), args.reps))
-            ours = run([args.binary, arch, str(patch), str(size), str(batch), str(reps)], ours_env)
+            argv = [arch, str(patch), str(size), str(batch), str(reps)]
+            ours, mine = fastest({p: run([args.binary, *argv], e) for p, e in useg_envs.items()}, "tokens_ms")
             blas = ours["blas"]
-            peer, best = None, ""
-            if (name, batch) not in TORCH_SKIPPED:
-                for policy, env in torch_envs.items():
-                    p = run(["/usr/bin/python3", "-c", TORCH_PEER, args.tests_models_dir,
-                             *(str(v) for v in (dim, heads, patch, grid, size, batch, reps))], env)
-                    if peer is None or float(p["ms"]) < float(peer["ms"]):
-                        peer, best = p, policy
             tok, tok_cpu, mb = float(ours["tokens_ms"]), float(ours["tokens_cpu_ms"]), int(ours["peak_rss_kb"]) / 1024
-            row = f"{name:>8} {batch:>2} {reps:>4} | {float(ours['keys_ms']):>7.0f} {tok:>8.0f} "
-            if peer:
-                pt, pc = float(peer["ms"]), float(peer["cpu_ms"])
-                row += (f"{pt:>8.0f} {best:>7} {tok / pt:>5.2f} | {tok_cpu:>8.0f} {pc:>8.0f} {tok_cpu / pc:>5.2f} | "
-                        f"{mb:>5.0f} {int(peer['peak_rss_kb']) / 1024:>6.0f}")
-            else:
-                row += (f"{'-':>8} {'-':>7} {'-':>5} | {tok_cpu:>8.0f} {'-':>8} {'-':>5} | {mb:>5.0f} {'-':>6}"
+            row = f"{name:>8} {batch:>2} {reps:>4} | {float(ours['keys_ms']):>7.0f} {tok:>7.0f} {mine:>7} "
+            if (name, batch) in TORCH_SKIPPED:
+                row += (f"{'-':>7} {'-':>7} {'-':>5} | {tok_cpu:>7.0f} {'-':>7} {'-':>5} | {mb:>5.0f} {'-':>5}"
                         f"   torch not run: {TORCH_SKIPPED[(name, batch)]}")
+            else:
+                peer_argv = ["/usr/bin/python3", "-c", TORCH_PEER, args.tests_models_dir,
+                             *(str(v) for v in (dim, heads, patch, grid, size, batch, reps))]
+                peer, theirs = fastest({p: run(peer_argv, e) for p, e in torch_envs.items()}, "ms")
+                pt, pc = float(peer["ms"]), float(peer["cpu_ms"])
+                row += (f"{pt:>7.0f} {theirs:>7} {tok / pt:>5.2f} | {tok_cpu:>7.0f} {pc:>7.0f} {tok_cpu / pc:>5.2f} | "
+                        f"{mb:>5.0f} {int(peer['peak_rss_kb']) / 1024:>5.0f}")
             print(row, flush=True)
-    print(f"ratio = useg tokens / torch (lower is better); torch: the faster OMP_WAIT_POLICY of "
-          f"{args.torch_policies}; useg BLAS: {blas}")
+    print(f"ratio = useg tokens / torch (lower is better); each side's faster OMP_WAIT_POLICY (useg of "
+          f"{args.useg_policies}, torch of {args.torch_policies}); useg BLAS: {blas}")
     print(f"load average at end {load()}; {time.time() - t_start:.0f} s")
     return 0
 
