@@ -138,9 +138,21 @@ static void check_shapes(const useg_tensor *q, const useg_tensor *k, const useg_
     USEG_ASSERT(q->ndim == 4 && k->ndim == 4 && v->ndim == 4 && useg_same_shape(k, v), "attention kernel shapes");
     USEG_ASSERT(q->shape[0] == k->shape[0] && q->shape[1] == k->shape[1] && q->shape[3] == k->shape[3],
                 "attention kernel shapes");
-    USEG_ASSERT(useg_is_contiguous(q) && useg_is_contiguous(k) && useg_is_contiguous(v),
-                "attention kernel needs contiguous inputs");
     USEG_ASSERT(k->shape[2] > 0 && q->shape[3] > 0, "attention kernel needs keys and a head dim");
+}
+
+bool useg_attention_rows_readable(const useg_tensor *x) {
+    const int64_t N = x->shape[2], D = x->shape[3];
+    return (D == 1 || x->strides[3] == 1) && (N == 1 || x->strides[2] >= D);
+}
+
+// The row stride of x (B, H, N, D) as a GEMM leading dimension (any value
+// >= D serves a single row).
+static int64_t row_stride(const useg_tensor *x) { return x->shape[2] == 1 ? x->shape[3] : x->strides[2]; }
+
+// Row i of head (b, h) of x, in elements from x->data.
+static int64_t row_offset(const useg_tensor *x, int64_t b, int64_t h, int64_t i) {
+    return b * x->strides[0] + h * x->strides[1] + i * x->strides[2];
 }
 
 // Per-thread workspace: a whole number of cache lines.
@@ -160,7 +172,11 @@ useg_status useg_attention_forward_cpu(useg_ctx *ctx, const useg_tensor *q, cons
                                        const useg_tensor *v, double scale, useg_tensor *out, useg_tensor *lse,
                                        void *workspace) {
     check_shapes(q, k, v);
-    const int64_t BH = q->shape[0] * q->shape[1], Nq = q->shape[2], Nk = k->shape[2], D = q->shape[3];
+    USEG_ASSERT(useg_attention_rows_readable(q) && useg_attention_rows_readable(k) &&
+                    useg_attention_rows_readable(v) && useg_is_contiguous(out) && (!lse || useg_is_contiguous(lse)),
+                "attention forward: q, k, v need contiguous rows, out and lse contiguity");
+    const int64_t H = q->shape[1], BH = q->shape[0] * H, Nq = q->shape[2], Nk = k->shape[2], D = q->shape[3];
+    const int64_t ldq = row_stride(q), ldk = row_stride(k), ldv = row_stride(v);
     USEG_TRY(gemm_ready(ctx, q->dtype, D));
     const int64_t q_tiles = CEIL_DIV(Nq, BQ), items = BH * q_tiles;
     const size_t thread_bytes = forward_thread_bytes(q->dtype, D);
@@ -171,21 +187,22 @@ useg_status useg_attention_forward_cpu(useg_ctx *ctx, const useg_tensor *q, cons
         _Pragma("omp parallel for schedule(dynamic) if (parallel)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t bh = item / q_tiles, i0 = item % q_tiles * BQ, m = Nq - i0 < BQ ? Nq - i0 : BQ;
+            const int64_t b = bh / H, h = bh % H;
             T *Qt = (T *)((char *)workspace + (size_t)omp_get_thread_num() * thread_bytes); // (D, BQ)
             T *St = Qt + D * BQ, *row_max = St + BK * BQ, *row_sum = row_max + BQ;        // (BK, BQ), (BQ)
-            const T *Qi = Q + (bh * Nq + i0) * D, *Kh = K + bh * Nk * D, *Vh = V + bh * Nk * D;
+            const T *Qi = Q + row_offset(q, b, h, i0), *Kh = K + row_offset(k, b, h, 0), *Vh = V + row_offset(v, b, h, 0);
             T *Oi = O + (bh * Nq + i0) * D; // (m, D), accumulated in place
             // Scores are formed transposed, St = K_j Q_i^T: with Q_i transposed once
             // per item every tile product is a plain NN GEMM, which OpenBLAS runs
             // through its unpacked small-matrix kernel (Q K^T would pack K each time).
             for (int64_t i = 0; i < m; i++)
-                for (int64_t d = 0; d < D; d++) Qt[d * BQ + i] = Qi[i * D + d];
+                for (int64_t d = 0; d < D; d++) Qt[d * BQ + i] = Qi[i * ldq + d];
             for (int64_t j0 = 0; j0 < Nk; j0 += BK) {
                 const int64_t n = Nk - j0 < BK ? Nk - j0 : BK;
-                useg_status st = GEMM(T)(ctx, false, false, n, m, D, (T)scale, Kh + j0 * D, D, Qt, BQ, 0, St, BQ);
+                useg_status st = GEMM(T)(ctx, false, false, n, m, D, (T)scale, Kh + j0 * ldk, ldk, Qt, BQ, 0, St, BQ);
                 ONLINE_SOFTMAX(T)(n, m, St, row_max, row_sum, Oi, D, j0 == 0);
                 if (st == USEG_OK)
-                    st = GEMM(T)(ctx, true, false, m, D, n, 1, St, BQ, Vh + j0 * D, D, j0 ? 1 : 0, Oi, D);
+                    st = GEMM(T)(ctx, true, false, m, D, n, 1, St, BQ, Vh + j0 * ldv, ldv, j0 ? 1 : 0, Oi, D);
                 USEG_ASSERT(st == USEG_OK, "GEMM failed after gemm_ready");
             }
             for (int64_t i = 0; i < m; i++) {
@@ -218,7 +235,8 @@ useg_status useg_attention_backward_cpu(useg_ctx *ctx, const useg_tensor *q, con
                                         const useg_tensor *dout, double scale, useg_tensor *dq, useg_tensor *dk,
                                         useg_tensor *dv, void *workspace) {
     check_shapes(q, k, v);
-    USEG_ASSERT(useg_is_contiguous(out) && useg_is_contiguous(lse) && useg_is_contiguous(dout) &&
+    USEG_ASSERT(useg_is_contiguous(q) && useg_is_contiguous(k) && useg_is_contiguous(v) &&
+                    useg_is_contiguous(out) && useg_is_contiguous(lse) && useg_is_contiguous(dout) &&
                     useg_is_contiguous(dq) && useg_is_contiguous(dk) && useg_is_contiguous(dv),
                 "attention backward needs contiguous tensors");
     const int64_t BH = q->shape[0] * q->shape[1], Nq = q->shape[2], Nk = k->shape[2], D = q->shape[3];

@@ -185,21 +185,18 @@ static useg_status embed(useg_ctx *ctx, const useg_vit *vit, useg_tensor *images
     return useg_concat(ctx, pieces, 3, 1, out);
 }
 
-// q, k, v (B, H, N, D) from LN1(x) (B, N, C).
+// q, k, v (B, H, N, D) from LN1(x) (B, N, C): views of the qkv product (rows
+// 3C apart), which useg_attention reads in place without a tape.
 static useg_status qkv_heads(useg_ctx *ctx, const useg_vit *vit, const useg_vit_block *b, useg_tensor *x,
                              useg_tensor **q, useg_tensor **k, useg_tensor **v) {
     const int64_t B = x->shape[0], N = x->shape[1], H = vit->cfg.heads, D = vit->cfg.dim / vit->cfg.heads;
     useg_tensor *y, *qkv, *t, *s;
     USEG_TRY(useg_layer_norm(ctx, x, b->norm1_w, b->norm1_b, LN_EPS, &y));
     USEG_TRY(useg_linear(ctx, y, b->qkv_w, b->qkv_b, &qkv));                         // (B, N, 3C)
-    USEG_TRY(useg_reshape(ctx, qkv, 5, (int64_t[]){B, N, 3, H, D}, &t));
-    USEG_TRY(useg_permute(ctx, t, (int[]){2, 0, 3, 1, 4}, &s));                      // (3, B, H, N, D)
-    USEG_TRY(useg_contiguous(ctx, s, &t));
+    USEG_TRY(useg_reshape(ctx, qkv, 4, (int64_t[]){B, N, 3 * H, D}, &t));
+    USEG_TRY(useg_permute(ctx, t, (int[]){0, 2, 1, 3}, &s));                         // (B, 3H, N, D)
     useg_tensor **parts[3] = {q, k, v};
-    for (int i = 0; i < 3; i++) {
-        USEG_TRY(useg_slice(ctx, t, 0, i, i + 1, 1, &s));
-        USEG_TRY(useg_reshape(ctx, s, 4, (int64_t[]){B, H, N, D}, parts[i]));
-    }
+    for (int i = 0; i < 3; i++) USEG_TRY(useg_slice(ctx, s, 1, i * H, (i + 1) * H, 1, parts[i]));
     return USEG_OK;
 }
 
@@ -291,10 +288,10 @@ useg_status useg_vit_forward(useg_ctx *ctx, const useg_vit *vit, useg_tensor *im
     case USEG_TAP_KEYS: {
         useg_tensor *q, *k, *v;
         USEG_TRY(qkv_heads(ctx, vit, lb, x, &q, &k, &v));                            // k (B, H, N, D)
-        USEG_TRY(useg_transpose(ctx, k, 1, 2, &t));                                  // (B, N, H, D)
-        USEG_TRY(useg_reshape(ctx, t, 3, (int64_t[]){B, N, C}, &y));
-        USEG_TRY(useg_slice(ctx, y, 1, first_patch, N, 1, &t));
-        return useg_contiguous(ctx, t, out);
+        USEG_TRY(useg_slice(ctx, k, 2, first_patch, N, 1, &t));
+        USEG_TRY(useg_transpose(ctx, t, 1, 2, &y));                                  // (B, h*w, H, D)
+        USEG_TRY(useg_contiguous(ctx, y, &t));
+        return useg_reshape(ctx, t, 3, (int64_t[]){B, N - first_patch, C}, out);
     }
     case USEG_TAP_ATTN: return cls_attention(ctx, vit, lb, x, first_patch, out);
     case USEG_TAP_TOKENS:
