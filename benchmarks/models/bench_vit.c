@@ -1,19 +1,21 @@
 // Times the ViT forward (useg_vit_forward) on one configuration.
 //
-// usage: bench_vit ARCH PATCH SIZE BATCH REPS
+// usage: bench_vit ARCH PATCH SIZE BATCH REPS [tokens]
 //   ARCH  vit_small | vit_base | dinov2_vits14 | dinov2_vitb14 (useg_vit_config_named)
+//   tokens: time the tokens tap only (for configurations that take minutes)
 // Builds the backbone with random weights (useg_vit_init_random) and a random
 // (BATCH, 3, SIZE, SIZE) image, then, in a no-grad scope as inference runs,
 // times the forward to the keys tap (what MaskCut reads: 11 blocks and the
 // last block's qkv) and to the tokens tap (all blocks and the final norm),
 // each REPS times after one warm-up. Prints one line of key=value pairs: the
-// median wall and CPU (all threads) times of each tap, the process's peak
+// median wall and CPU (all threads) times of each tap (keys 0 when not run), the process's peak
 // resident memory (ru_maxrss: weights, activations, libraries), the peaks of
 // the step and scratch arenas, and the BLAS in use. Run one configuration per
 // process so that peaks do not mix; bench_vit.py does, next to PyTorch.
 // Thread count: OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (default all cores).
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench_time.h"
 #include "context.h"
@@ -43,8 +45,9 @@ static useg_status time_tap(useg_ctx *ctx, const useg_vit *vit, useg_tensor *ima
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s ARCH PATCH SIZE BATCH REPS\n", argv[0]);
+    const bool keys = argc == 6;
+    if (argc != 6 && !(argc == 7 && !strcmp(argv[6], "tokens"))) {
+        fprintf(stderr, "usage: %s ARCH PATCH SIZE BATCH REPS [tokens]\n", argv[0]);
         return 2;
     }
     useg_vit_config cfg;
@@ -64,7 +67,7 @@ int main(int argc, char **argv) {
     if (st == USEG_OK)
         st = useg_rand_normal(&ctx, &ctx.params, USEG_F32, 4, (int64_t[]){batch, 3, size, size}, 0, 1, &images);
     bool prev = useg_no_grad_begin(&ctx);
-    if (st == USEG_OK) st = time_tap(&ctx, &vit, images, USEG_TAP_KEYS, reps, &keys_ms, &keys_cpu);
+    if (st == USEG_OK && keys) st = time_tap(&ctx, &vit, images, USEG_TAP_KEYS, reps, &keys_ms, &keys_cpu);
     if (st == USEG_OK) st = time_tap(&ctx, &vit, images, USEG_TAP_TOKENS, reps, &tokens_ms, &tokens_cpu);
     useg_no_grad_end(&ctx, prev);
     if (st != USEG_OK) {
