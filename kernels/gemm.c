@@ -39,7 +39,7 @@
 //
 // Threads: one pool, OpenMP's. OpenBLAS is loaded single-threaded
 // (OPENBLAS_NUM_THREADS=1 around the dlopen; openblas_set_num_threads(1) on
-// a copy shared with the process), and a large product called outside a
+// a copy shared with the process), and a large f32 product called outside a
 // parallel region is cut into blocks of C, one per OpenMP thread, each a
 // single-threaded BLAS call (inside a parallel region it runs on the calling
 // thread, as attention_cpu.c's tiles do). The first version kept OpenBLAS's
@@ -224,22 +224,45 @@ static gemm_call sub_call(const gemm_call *g, bool by_rows, int64_t i0, int64_t 
 // OpenBLAS's SkylakeX micro-tile sides (16 x 4 in f32, 16 x 2 in f64).
 enum { SPLIT_ALIGN = 16 };
 
+// Splits that leave C independent of the thread count (tests/kernels/
+// test_gemm.c compares 1 to 8 threads bit for bit). OpenBLAS 0.3.21 runs
+// products of at most 100^3 multiply-adds through its unpacked small-matrix
+// kernels on SkylakeX, which sum each dot product in another order than its
+// packed path: every block stays above that size, so all blocks take the
+// packed path, as the whole product does. On the packed path an f32 block
+// of C comes out the same whichever rows or columns are computed with it (0
+// of 751 random 16-aligned blocks differed); an f64 one does not (its rows
+// change with the number of rows computed, its columns with the columns'
+// split into OpenBLAS's own blocks), so f64 products, which serve gradient
+// checks, run on the calling thread.
+#define SMALL_KERNEL_MADDS 1e6
+
+// The fewest rows (or columns) any of `parts` blocks of `len` gets.
+static int64_t smallest_block(int64_t len, int64_t parts) {
+    int64_t least = len;
+    for (int64_t p = 0; p < parts; p++) {
+        const int64_t i0 = len * p / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+        const int64_t i1 = p == parts - 1 ? len : len * (p + 1) / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+        if (i1 - i0 < least) least = i1 - i0;
+    }
+    return least;
+}
+
 // Outside a parallel region, a product of at least PARALLEL_MIN_MADDS
-// multiply-adds is cut into one block of C's rows (or columns, when C is
-// wider than tall) per OpenMP thread; each block is one single-threaded BLAS
-// call. Every element of C is still one BLAS dot product over all of K, so
-// the split changes no sum's order within a block.
+// multiply-adds in f32 is cut into one block of C's rows (or columns, when C
+// is wider than tall) per OpenMP thread, each one single-threaded BLAS call.
 static void run(const gemm_call *g) {
-    const int64_t len = g->M >= g->N ? g->M : g->N, max_parts = CEIL_DIV(len, SPLIT_ALIGN);
-    int64_t parts = omp_in_parallel() || (double)g->M * (double)g->N * (double)g->K < PARALLEL_MIN_MADDS
-                        ? 1
-                        : omp_get_max_threads();
+    const bool by_rows = g->M >= g->N;
+    const int64_t len = by_rows ? g->M : g->N, max_parts = CEIL_DIV(len, SPLIT_ALIGN);
+    const double madds_per_row = (double)(by_rows ? g->N : g->M) * (double)g->K;
+    int64_t parts =
+        g->f64 || omp_in_parallel() || (double)len * madds_per_row < PARALLEL_MIN_MADDS ? 1 : omp_get_max_threads();
     if (parts > max_parts) parts = max_parts;
+    while (parts > 1 && (double)smallest_block(len, parts) * madds_per_row <= SMALL_KERNEL_MADDS) parts--;
     if (parts < 2) {
         call_blas(g);
         return;
     }
-    const bool by_rows = g->M >= g->N;
     _Pragma("omp parallel for num_threads(parts) schedule(static, 1)")
     for (int64_t p = 0; p < parts; p++) {
         const int64_t i0 = len * p / parts / SPLIT_ALIGN * SPLIT_ALIGN;
