@@ -1,15 +1,30 @@
-// Timing helpers shared by the benchmark programs: a monotonic clock in
-// milliseconds and the "median_ms=... min_ms=..." line their Python drivers parse.
+// Timing helpers shared by the benchmark programs: a monotonic clock and the
+// process's CPU time in milliseconds, its peak resident memory, and the
+// "median_ms=... min_ms=..." line their Python drivers parse.
 #pragma once
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static inline double bench_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+// CPU time of all the process's threads.
+static inline double bench_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static inline long bench_peak_rss_kb(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
 }
 
 static inline int bench_cmp_double(const void *a, const void *b) {

@@ -115,9 +115,11 @@ useg_status useg_conv2d(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tens
 // softmax(q k^T * scale) v for q (B, H, Nq, D), k and v (B, H, Nk, D) ->
 // (B, H, Nq, D). Blocked with an online softmax: the Nq x Nk score matrix is
 // never stored whole. The backward recomputes scores block by block from the
-// saved row log-sum-exp. Inputs may be strided views (copied to contiguous);
-// Nk and D must be positive (shape error otherwise). On CUDA the kernels
-// take head dims 32 and 64 (USEG_ERR_UNSUPPORTED for others).
+// saved row log-sum-exp. Inputs may be strided views: on the CPU, with rows
+// of D contiguous elements they are read in place when no gradient is
+// needed, otherwise copied to contiguous. Nk and D must be positive (shape
+// error otherwise). On CUDA the kernels take head dims 32 and 64
+// (USEG_ERR_UNSUPPORTED for others).
 useg_status useg_attention(useg_ctx *ctx, useg_tensor *q, useg_tensor *k, useg_tensor *v, double scale,
                            useg_tensor **out);
 

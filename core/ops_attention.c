@@ -1,8 +1,11 @@
 // Scaled-dot-product attention as one fused op: softmax(q k^T * scale) v.
 //
-// The op checks its arguments, makes q, k and v contiguous (recorded copies,
-// so a permuted view such as a ViT's (B, N, H, D) -> (B, H, N, D) q gets its
-// gradient through the copy), and runs the blocked kernel of
+// The op checks its arguments, makes q, k and v contiguous when a gradient
+// is needed (recorded copies, so a permuted view such as a ViT's
+// (B, N, H, D) -> (B, H, N, D) q gets its gradient through the copy; the
+// backward kernel reads contiguous tensors) and otherwise only when their
+// rows are not contiguous (the forward kernel reads strided rows: a ViT's
+// inference copies nothing), and runs the blocked kernel of
 // kernels/attention_cpu.c with a workspace from ctx->scratch. When a gradient
 // is needed it saves the per-row log-sum-exp, so the hand-written backward
 // recomputes the probabilities tile by tile instead of keeping the
@@ -55,11 +58,12 @@ static size_t workspace_size(bool backward, const useg_tensor *q, const useg_ten
 useg_status useg_attention(useg_ctx *ctx, useg_tensor *q, useg_tensor *k, useg_tensor *v, double scale,
                            useg_tensor **out) {
     USEG_TRY(check_args(ctx, q, k, v));
-    useg_tensor *in[3];
-    USEG_TRY(useg_contiguous(ctx, q, &in[0]));
-    USEG_TRY(useg_contiguous(ctx, k, &in[1]));
-    USEG_TRY(useg_contiguous(ctx, v, &in[2]));
-    bool grad = useg_needs_grad(ctx, in, 3), cuda = q->device == USEG_DEVICE_CUDA;
+    useg_tensor *in[3] = {q, k, v};
+    const bool grad = useg_needs_grad(ctx, in, 3), cuda = q->device == USEG_DEVICE_CUDA;
+    // The CPU forward reads rows of D contiguous elements in place; the CUDA
+    // kernels and the backward take contiguous tensors.
+    for (int i = 0; i < 3; i++)
+        if (grad || cuda || !useg_attention_rows_readable(in[i])) USEG_TRY(useg_contiguous(ctx, in[i], &in[i]));
     useg_tensor *o, *lse = NULL;
     USEG_TRY(useg_empty_on(ctx, NULL, q->device, q->dtype, 4, q->shape, &o));
     if (grad) USEG_TRY(useg_empty_on(ctx, NULL, q->device, cuda ? USEG_F32 : q->dtype, 3, q->shape, &lse)); // (B, H, Nq)

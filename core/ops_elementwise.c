@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "op_internal.h"
 #include "strided.h"
+#include "vec_math.h"
 
 // --- Shared checks -----------------------------------------------------------------
 
@@ -220,10 +221,37 @@ static const struct {
 #define INV_SQRT2 0.70710678118654752440
 #define INV_SQRT_2PI 0.39894228040143267794
 
+// GELU in f32 over chunks of this many elements, each one call of the
+// vectorised kernels below.
+enum { GELU_CHUNK = 4096 };
+
+// f32 GELU and its derivative with vec_math.h's normal CDF and exp: libm's
+// erf in double, one scalar call per element, took 13 % of a ViT-S/16
+// forward; these run at several elements per cycle.
+VECTOR_CLONES static void gelu_forward_f32(int64_t n, const float *x, float *y) {
+    _Pragma("omp simd")
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * useg_normal_cdf_f32(x[i]);
+}
+
+VECTOR_CLONES static void gelu_backward_f32(int64_t n, const float *x, const float *g, float *dx) {
+    _Pragma("omp simd")
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i], pdf = (float)INV_SQRT_2PI * useg_exp_f32(-0.5f * v * v);
+        dx[i] = g[i] * (useg_normal_cdf_f32(v) + v * pdf);
+    }
+}
+
 // y = f(x) over a contiguous x, and dx = g * f'(x) (given y = f(x) too).
 static void unary_forward_cpu(unary_kind kind, double alpha, double beta, const useg_tensor *x, useg_tensor *y) {
     int64_t n = useg_numel(x);
     bool parallel = n > USEG_PARALLEL_THRESHOLD;
+    if (kind == UN_GELU && x->dtype == USEG_F32) {
+        const float *X = x->data;
+        float *Y = y->data;
+        _Pragma("omp parallel for schedule(static) if (parallel)")
+        for (int64_t i = 0; i < n; i += GELU_CHUNK) gelu_forward_f32(n - i < GELU_CHUNK ? n - i : GELU_CHUNK, X + i, Y + i);
+        return;
+    }
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data;
         T *Y = y->data;
@@ -251,6 +279,14 @@ static void unary_backward_cpu(unary_kind kind, double alpha, const useg_tensor 
                                const useg_tensor *g, useg_tensor *dx) {
     int64_t n = useg_numel(x);
     bool parallel = n > USEG_PARALLEL_THRESHOLD;
+    if (kind == UN_GELU && x->dtype == USEG_F32) {
+        const float *X = x->data, *G = g->data;
+        float *D = dx->data;
+        _Pragma("omp parallel for schedule(static) if (parallel)")
+        for (int64_t i = 0; i < n; i += GELU_CHUNK)
+            gelu_backward_f32(n - i < GELU_CHUNK ? n - i : GELU_CHUNK, X + i, G + i, D + i);
+        return;
+    }
     USEG_FLOAT_DISPATCH(x->dtype, T, {
         const T *X = x->data, *Y = y->data, *G = g->data;
         T *D = dx->data;

@@ -2,8 +2,10 @@
 //
 // Shapes: q (B, H, Nq, D), k and v (B, H, Nk, D), out (B, H, Nq, D), and the
 // per-row log-sum-exp lse (B, H, Nq) = log sum_j exp(q_i . k_j * scale) that
-// the forward saves for the backward. All tensors are contiguous, of one
-// float dtype (f32 or f64 on the CPU). The Nq x Nk score matrix is never
+// the forward saves for the backward. All tensors are of one float dtype
+// (f32 or f64 on the CPU) and contiguous, except the forward's q, k and v:
+// they need only contiguous rows (useg_attention_rows_readable), so a ViT's
+// q, k and v can be read in place as views of its (B, N, 3, H, D) qkv. The Nq x Nk score matrix is never
 // stored whole: the kernels walk tiles of queries x tiles of keys with an
 // online softmax (forward) or recompute the probabilities of one tile from
 // lse (backward). The forward's workspace is a few tiles per thread; the
@@ -15,9 +17,14 @@
 // depend on the thread count.
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "context.h"
+
+// Whether x (B, H, N, D) has contiguous rows: unit stride along D and a
+// stride of at least D along N (strides over B and H are free, 0 included).
+bool useg_attention_rows_readable(const useg_tensor *x);
 
 // Bytes of workspace useg_attention_forward_cpu needs for this q and k.
 size_t useg_attention_forward_cpu_workspace_size(const useg_tensor *q, const useg_tensor *k);

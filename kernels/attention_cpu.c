@@ -29,7 +29,8 @@
 // that: 1.5x the CPU time in the forward, 1.2-1.3x in the backward). The elementwise work
 // (max, exp, sums) is vectorised by the compiler from plain loops over
 // queries, with a polynomial exp for f32 (libm's expf does not vectorise) and
-// one clone of those loops per x86 vector width (AVX-512, AVX2, SSE2). On
+// one clone of those loops per x86 vector width (AVX-512, AVX2, SSE2; both
+// from vec_math.h). On
 // this machine the tile GEMMs run at OpenBLAS's large-GEMM rate (~143 GFLOP/s
 // per core), ~80 % of the forward; the exp and sums take the rest.
 // Measured against PyTorch 1.13's explicit softmax(q k^T * scale) v by
@@ -47,6 +48,7 @@
 
 #include "dispatch.h"
 #include "gemm.h"
+#include "vec_math.h"
 
 // Queries x keys per tile. BQ x BK x D multiply-adds per GEMM call: large
 // enough to amortise the call, within OpenBLAS's small-matrix limit (about
@@ -60,49 +62,6 @@ _Static_assert(BQ % 16 == 0 && BK % 16 == 0, "tile rows start on 64-byte lines f
 // Threads are woken only for at least this many score multiply-adds (~1 ms
 // of one core): below it, starting them costs more than the work.
 #define PARALLEL_MIN_MADDS ((int64_t)1 << 24)
-
-// One clone per x86 vector width, chosen by CPU features when the program
-// loads (an "arch=" clone would be chosen only on that exact CPU model). No
-// FMA: under -std=c11 GCC does not contract a * b + c, and fmaf would be a
-// libm call in the AVX2 and SSE2 clones; explicit FMAs in exp_f32 measured
-// 9 % faster forwards in the AVX-512 clone, a possible per-target build flag.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
-
-// exp(x) in f32 for the softmax's x <= 0, vectorisable: x = n ln2 + r with
-// |r| <= ln2 / 2 (Cody-Waite), Cephes' degree-6 polynomial for exp(r), and
-// 2^n built in the exponent bits; within 1 ulp of exp on [-87, 0]. Inputs
-// below -87, -inf included, are raised to -87 (exp(-87) ~ 1.6e-38 vanishes
-// next to a row sum >= 1); NaN stays NaN. The clamp works on the bits: the
-// pattern of a negative float grows with its magnitude, and NaNs lie above
-// -inf's. A float compare there would keep GCC from vectorising the loops
-// (it may trap, under the default -ftrapping-math) on every ISA but AVX-512.
-static inline float exp_f32(float x) {
-    uint32_t xb;
-    memcpy(&xb, &x, sizeof xb);
-    const uint32_t below = 0u - (uint32_t)(xb - 0xC2AE0001u <= 0xFF800000u - 0xC2AE0001u); // -87 > x >= -inf
-    xb = (xb & ~below) | (0xC2AE0000u & below);                                                // -87.0f
-    memcpy(&x, &xb, sizeof x);
-    // Adding 1.5 * 2^23 rounds x log2(e) to the integer n held in t's low mantissa bits.
-    float t = x * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    uint32_t e = (bits - 0x4B400000u + 127u) << 23; // 2^n
-    float s;
-    memcpy(&s, &e, sizeof s);
-    return p * s;
-}
 
 // Elementwise work on one tile, written once for T = float and double.
 // Tiles are transposed, keys x queries (n x m used of BK x BQ, row stride BQ),
@@ -160,7 +119,7 @@ static inline float exp_f32(float x) {
             }                                                                                     \
         }                                                                                         \
     }
-DEFINE_ROW_KERNELS(float, f32, exp_f32)
+DEFINE_ROW_KERNELS(float, f32, useg_exp_f32)
 DEFINE_ROW_KERNELS(double, f64, exp)
 #undef DEFINE_ROW_KERNELS
 
@@ -179,9 +138,21 @@ static void check_shapes(const useg_tensor *q, const useg_tensor *k, const useg_
     USEG_ASSERT(q->ndim == 4 && k->ndim == 4 && v->ndim == 4 && useg_same_shape(k, v), "attention kernel shapes");
     USEG_ASSERT(q->shape[0] == k->shape[0] && q->shape[1] == k->shape[1] && q->shape[3] == k->shape[3],
                 "attention kernel shapes");
-    USEG_ASSERT(useg_is_contiguous(q) && useg_is_contiguous(k) && useg_is_contiguous(v),
-                "attention kernel needs contiguous inputs");
     USEG_ASSERT(k->shape[2] > 0 && q->shape[3] > 0, "attention kernel needs keys and a head dim");
+}
+
+bool useg_attention_rows_readable(const useg_tensor *x) {
+    const int64_t N = x->shape[2], D = x->shape[3];
+    return (D == 1 || x->strides[3] == 1) && (N == 1 || x->strides[2] >= D);
+}
+
+// The row stride of x (B, H, N, D) as a GEMM leading dimension (any value
+// >= D serves a single row).
+static int64_t row_stride(const useg_tensor *x) { return x->shape[2] == 1 ? x->shape[3] : x->strides[2]; }
+
+// Row i of head (b, h) of x, in elements from x->data.
+static int64_t row_offset(const useg_tensor *x, int64_t b, int64_t h, int64_t i) {
+    return b * x->strides[0] + h * x->strides[1] + i * x->strides[2];
 }
 
 // Per-thread workspace: a whole number of cache lines.
@@ -201,7 +172,11 @@ useg_status useg_attention_forward_cpu(useg_ctx *ctx, const useg_tensor *q, cons
                                        const useg_tensor *v, double scale, useg_tensor *out, useg_tensor *lse,
                                        void *workspace) {
     check_shapes(q, k, v);
-    const int64_t BH = q->shape[0] * q->shape[1], Nq = q->shape[2], Nk = k->shape[2], D = q->shape[3];
+    USEG_ASSERT(useg_attention_rows_readable(q) && useg_attention_rows_readable(k) &&
+                    useg_attention_rows_readable(v) && useg_is_contiguous(out) && (!lse || useg_is_contiguous(lse)),
+                "attention forward: q, k, v need contiguous rows, out and lse contiguity");
+    const int64_t H = q->shape[1], BH = q->shape[0] * H, Nq = q->shape[2], Nk = k->shape[2], D = q->shape[3];
+    const int64_t ldq = row_stride(q), ldk = row_stride(k), ldv = row_stride(v);
     USEG_TRY(gemm_ready(ctx, q->dtype, D));
     const int64_t q_tiles = CEIL_DIV(Nq, BQ), items = BH * q_tiles;
     const size_t thread_bytes = forward_thread_bytes(q->dtype, D);
@@ -212,21 +187,22 @@ useg_status useg_attention_forward_cpu(useg_ctx *ctx, const useg_tensor *q, cons
         _Pragma("omp parallel for schedule(dynamic) if (parallel)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t bh = item / q_tiles, i0 = item % q_tiles * BQ, m = Nq - i0 < BQ ? Nq - i0 : BQ;
+            const int64_t b = bh / H, h = bh % H;
             T *Qt = (T *)((char *)workspace + (size_t)omp_get_thread_num() * thread_bytes); // (D, BQ)
             T *St = Qt + D * BQ, *row_max = St + BK * BQ, *row_sum = row_max + BQ;        // (BK, BQ), (BQ)
-            const T *Qi = Q + (bh * Nq + i0) * D, *Kh = K + bh * Nk * D, *Vh = V + bh * Nk * D;
+            const T *Qi = Q + row_offset(q, b, h, i0), *Kh = K + row_offset(k, b, h, 0), *Vh = V + row_offset(v, b, h, 0);
             T *Oi = O + (bh * Nq + i0) * D; // (m, D), accumulated in place
             // Scores are formed transposed, St = K_j Q_i^T: with Q_i transposed once
             // per item every tile product is a plain NN GEMM, which OpenBLAS runs
             // through its unpacked small-matrix kernel (Q K^T would pack K each time).
             for (int64_t i = 0; i < m; i++)
-                for (int64_t d = 0; d < D; d++) Qt[d * BQ + i] = Qi[i * D + d];
+                for (int64_t d = 0; d < D; d++) Qt[d * BQ + i] = Qi[i * ldq + d];
             for (int64_t j0 = 0; j0 < Nk; j0 += BK) {
                 const int64_t n = Nk - j0 < BK ? Nk - j0 : BK;
-                useg_status st = GEMM(T)(ctx, false, false, n, m, D, (T)scale, Kh + j0 * D, D, Qt, BQ, 0, St, BQ);
+                useg_status st = GEMM(T)(ctx, false, false, n, m, D, (T)scale, Kh + j0 * ldk, ldk, Qt, BQ, 0, St, BQ);
                 ONLINE_SOFTMAX(T)(n, m, St, row_max, row_sum, Oi, D, j0 == 0);
                 if (st == USEG_OK)
-                    st = GEMM(T)(ctx, true, false, m, D, n, 1, St, BQ, Vh + j0 * D, D, j0 ? 1 : 0, Oi, D);
+                    st = GEMM(T)(ctx, true, false, m, D, n, 1, St, BQ, Vh + j0 * ldv, ldv, j0 ? 1 : 0, Oi, D);
                 USEG_ASSERT(st == USEG_OK, "GEMM failed after gemm_ready");
             }
             for (int64_t i = 0; i < m; i++) {
@@ -259,7 +235,8 @@ useg_status useg_attention_backward_cpu(useg_ctx *ctx, const useg_tensor *q, con
                                         const useg_tensor *dout, double scale, useg_tensor *dq, useg_tensor *dk,
                                         useg_tensor *dv, void *workspace) {
     check_shapes(q, k, v);
-    USEG_ASSERT(useg_is_contiguous(out) && useg_is_contiguous(lse) && useg_is_contiguous(dout) &&
+    USEG_ASSERT(useg_is_contiguous(q) && useg_is_contiguous(k) && useg_is_contiguous(v) &&
+                    useg_is_contiguous(out) && useg_is_contiguous(lse) && useg_is_contiguous(dout) &&
                     useg_is_contiguous(dq) && useg_is_contiguous(dk) && useg_is_contiguous(dv),
                 "attention backward needs contiguous tensors");
     const int64_t BH = q->shape[0] * q->shape[1], Nq = q->shape[2], Nk = k->shape[2], D = q->shape[3];

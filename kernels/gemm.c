@@ -41,19 +41,40 @@
 // process's copy: correct, but at that copy's (slower) speed, and
 // useg_gemm_backend() says so.
 //
-// Threads: OpenBLAS's own pthread pool, one thread per core (2 here), or
-// OPENBLAS_NUM_THREADS. OpenBLAS runs products under 64^3 multiply-adds on
-// the calling thread, so useg_gemm_* may be called from inside OpenMP
-// regions for small tiles (kernels/attention_cpu.c does) without nesting
-// pools; large products should be called from one thread.
+// Threads: one pool, OpenMP's. OpenBLAS is loaded single-threaded
+// (OPENBLAS_NUM_THREADS=1 around the dlopen; openblas_set_num_threads(1) on
+// a copy shared with the process), and a large f32 product called outside a
+// parallel region is cut into blocks of C, one per OpenMP thread, each a
+// single-threaded BLAS call (inside a parallel region it runs on the calling
+// thread, as attention_cpu.c's tiles do). The first version kept OpenBLAS's
+// own pthread pool next to OpenMP's: after every parallel region the OpenMP
+// workers spin-wait (libgomp's default policy) on the cores OpenBLAS's
+// threads need, and OpenBLAS's idle threads sched_yield-spin on the cores
+// the OpenMP regions need. On 2 cores a ViT-S/16 forward at 224 (batch 1)
+// took 1350 ms, half of it in libgomp's spin loop and a fifth in
+// sched_yield; with one pool it takes 59 ms. The split itself also beats
+// OpenBLAS's threading on small products: 197x384x1152 runs at 247 GFLOP/s
+// against 98 (3601x768x2304: 295 against 271).
 #define _GNU_SOURCE // dlmopen
 #include "gemm.h"
 
 #include <dlfcn.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))
+
+// Products of fewer multiply-adds run on the calling thread. Measured on
+// n^3 products, best of 400 back-to-back calls, 1 thread against 2: with
+// libgomp's default wait policy (a worker still spinning from the last call)
+// the split pays from n = 64 (2.3 against 3.0 us) and halves 160^3 (35
+// against 58 us); with OMP_WAIT_POLICY=passive the worker's wake-up (~30 us)
+// makes it lose below 192^3 (77 against 58 us at 160^3) and win above
+// (166 against 223 us at 256^3). 2^22 (160^3) favours the default policy.
+#define PARALLEL_MIN_MADDS ((double)(1 << 22))
 
 // CBLAS constants (cblas.h), fixed by the standard interface.
 enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
@@ -87,10 +108,18 @@ static const char *core_name(void *h) {
 
 // dlopen (or dlmopen into a new namespace when `private_copy`) with
 // OPENBLAS_CORETYPE=core set for the constructor; NULL core: no change.
+// OPENBLAS_NUM_THREADS=1 keeps a copy we load from starting its thread pool
+// (see "Threads" above); the user's value, if any, is put back.
 static void *open_with_core(const char *core, bool private_copy) {
     if (core) setenv("OPENBLAS_CORETYPE", core, 1);
+    const char *user_threads = getenv("OPENBLAS_NUM_THREADS");
+    char saved[32] = "";
+    if (user_threads) snprintf(saved, sizeof saved, "%s", user_threads);
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     void *h = private_copy ? dlmopen(LM_ID_NEWLM, openblas_soname, RTLD_NOW | RTLD_LOCAL)
                            : dlopen(openblas_soname, RTLD_NOW | RTLD_LOCAL);
+    if (user_threads) setenv("OPENBLAS_NUM_THREADS", saved, 1);
+    else unsetenv("OPENBLAS_NUM_THREADS");
     if (core) unsetenv("OPENBLAS_CORETYPE");
     return h;
 }
@@ -125,9 +154,11 @@ static void load_blas(void) {
         snprintf(blas.backend, sizeof blas.backend, "OpenBLAS lacks cblas_sgemm/cblas_dgemm");
         return;
     }
-    int (*threads)(void) = (int (*)(void))dlsym(h, "openblas_get_num_threads");
-    snprintf(blas.backend, sizeof blas.backend, "OpenBLAS %s, %d threads%s", core_name(h), threads ? threads() : 0,
-             note);
+    // A copy shared with the process may have started its pool: it stays idle.
+    void (*set_threads)(int) = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+    if (set_threads) set_threads(1);
+    snprintf(blas.backend, sizeof blas.backend, "OpenBLAS %s, single-threaded under %d OpenMP threads%s",
+             core_name(h), omp_get_max_threads(), note);
     blas.sgemm = sgemm;
     blas.dgemm = dgemm;
 }
@@ -158,14 +189,103 @@ static void check_ld(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
                 (long long)N, (long long)lda, (long long)ldb, (long long)ldc);
 }
 
+// One row-major product C = alpha op(A) op(B) + beta C, in f32 or f64.
+typedef struct gemm_call {
+    bool f64, trans_a, trans_b;
+    int64_t M, N, K, lda, ldb, ldc;
+    double alpha, beta;
+    const char *A, *B;
+    char *C;
+} gemm_call;
+
+static void call_blas(const gemm_call *g) {
+    const int ta = g->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, tb = g->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS;
+    if (g->f64)
+        blas.dgemm(CBLAS_ROW_MAJOR, ta, tb, (int)g->M, (int)g->N, (int)g->K, g->alpha, (const double *)g->A,
+                   (int)g->lda, (const double *)g->B, (int)g->ldb, g->beta, (double *)g->C, (int)g->ldc);
+    else
+        blas.sgemm(CBLAS_ROW_MAJOR, ta, tb, (int)g->M, (int)g->N, (int)g->K, (float)g->alpha, (const float *)g->A,
+                   (int)g->lda, (const float *)g->B, (int)g->ldb, (float)g->beta, (float *)g->C, (int)g->ldc);
+}
+
+// The part of g that writes C's rows [i0, i1) (by_rows) or columns [i0, i1).
+static gemm_call sub_call(const gemm_call *g, bool by_rows, int64_t i0, int64_t i1) {
+    gemm_call s = *g;
+    const int64_t es = g->f64 ? 8 : 4;
+    if (by_rows) {
+        s.M = i1 - i0;
+        s.A += (g->trans_a ? i0 : i0 * g->lda) * es;
+        s.C += i0 * g->ldc * es;
+    } else {
+        s.N = i1 - i0;
+        s.B += (g->trans_b ? i0 * g->ldb : i0) * es;
+        s.C += i0 * es;
+    }
+    return s;
+}
+
+// Splits start on multiples of this many rows or columns, a multiple of
+// OpenBLAS's SkylakeX micro-tile sides (16 x 4 in f32, 16 x 2 in f64).
+enum { SPLIT_ALIGN = 16 };
+
+// Splits that leave C independent of the thread count (tests/kernels/
+// test_gemm.c compares 1 to 8 threads bit for bit). OpenBLAS 0.3.21 runs
+// products of at most 100^3 multiply-adds through its unpacked small-matrix
+// kernels on SkylakeX, which sum each dot product in another order than its
+// packed path: every block stays above that size, so all blocks take the
+// packed path, as the whole product does. On the packed path an f32 block
+// of C comes out the same whichever rows or columns are computed with it (0
+// of 751 random 16-aligned blocks differed); an f64 one does not (its rows
+// change with the number of rows computed, its columns with the columns'
+// split into OpenBLAS's own blocks), so f64 products, which serve gradient
+// checks, run on the calling thread.
+#define SMALL_KERNEL_MADDS 1e6
+
+// The fewest rows (or columns) any of `parts` blocks of `len` gets.
+static int64_t smallest_block(int64_t len, int64_t parts) {
+    int64_t least = len;
+    for (int64_t p = 0; p < parts; p++) {
+        const int64_t i0 = len * p / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+        const int64_t i1 = p == parts - 1 ? len : len * (p + 1) / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+        if (i1 - i0 < least) least = i1 - i0;
+    }
+    return least;
+}
+
+// Outside a parallel region, a product of at least PARALLEL_MIN_MADDS
+// multiply-adds in f32 is cut into one block of C's rows (or columns, when C
+// is wider than tall) per OpenMP thread, each one single-threaded BLAS call.
+static void run(const gemm_call *g) {
+    const bool by_rows = g->M >= g->N;
+    const int64_t len = by_rows ? g->M : g->N, max_parts = CEIL_DIV(len, SPLIT_ALIGN);
+    const double madds_per_row = (double)(by_rows ? g->N : g->M) * (double)g->K;
+    int64_t parts =
+        g->f64 || omp_in_parallel() || (double)len * madds_per_row < PARALLEL_MIN_MADDS ? 1 : omp_get_max_threads();
+    if (parts > max_parts) parts = max_parts;
+    while (parts > 1 && (double)smallest_block(len, parts) * madds_per_row <= SMALL_KERNEL_MADDS) parts--;
+    if (parts < 2) {
+        call_blas(g);
+        return;
+    }
+    _Pragma("omp parallel for num_threads(parts) schedule(static, 1)")
+    for (int64_t p = 0; p < parts; p++) {
+        const int64_t i0 = len * p / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+        const int64_t i1 = p == parts - 1 ? len : len * (p + 1) / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+        if (i1 > i0) {
+            gemm_call s = sub_call(g, by_rows, i0, i1);
+            call_blas(&s);
+        }
+    }
+}
+
 useg_status useg_gemm_f32(useg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                           int64_t ldc) {
     USEG_TRY(check_call(ctx, M, N, K, lda, ldb, ldc));
     if (M == 0 || N == 0) return USEG_OK;
     check_ld(trans_a, trans_b, M, N, K, lda, ldb, ldc);
-    blas.sgemm(CBLAS_ROW_MAJOR, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS,
-               (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    run(&(gemm_call){false, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, (const char *)A,
+                     (const char *)B, (char *)C});
     return USEG_OK;
 }
 
@@ -175,7 +295,7 @@ useg_status useg_gemm_f64(useg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, 
     USEG_TRY(check_call(ctx, M, N, K, lda, ldb, ldc));
     if (M == 0 || N == 0) return USEG_OK;
     check_ld(trans_a, trans_b, M, N, K, lda, ldb, ldc);
-    blas.dgemm(CBLAS_ROW_MAJOR, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS,
-               (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    run(&(gemm_call){true, trans_a, trans_b, M, N, K, lda, ldb, ldc, alpha, beta, (const char *)A,
+                     (const char *)B, (char *)C});
     return USEG_OK;
 }

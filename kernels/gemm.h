@@ -20,7 +20,9 @@
 // (shorter is a bug: USEG_ASSERT). Fails only when the BLAS
 // library cannot be loaded (USEG_ERR_UNSUPPORTED with the reason) or a size
 // exceeds BLAS's 32-bit ints (USEG_ERR_SHAPE); touches ctx only then, so it
-// may be called from several threads (small products; see gemm.c).
+// may be called from several threads. Threads: OpenMP's (OMP_NUM_THREADS);
+// called outside a parallel region, a large f32 product is split over them;
+// inside one, it runs on the calling thread (see gemm.c).
 useg_status useg_gemm_f32(useg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                           int64_t ldc);
@@ -28,6 +30,6 @@ useg_status useg_gemm_f64(useg_ctx *ctx, bool trans_a, bool trans_b, int64_t M, 
                           const double *A, int64_t lda, const double *B, int64_t ldb, double beta, double *C,
                           int64_t ldc);
 
-// "OpenBLAS <core type>, <n> threads[; how it was loaded]", or the reason
-// loading failed.
+// "OpenBLAS <core type>, single-threaded under <n> OpenMP threads[; how it
+// was loaded]", or the reason loading failed.
 const char *useg_gemm_backend(void);

@@ -1,9 +1,10 @@
 // DINO / DINOv2 ViT forward with the feature taps (see vit.h).
 //
 // Built from the core's ops, so the same code trains (gradients flow through
-// every op) and infers. In a no-grad scope each block's output is copied into
-// one of two ping-pong buffers and the step arena is rewound to before the
-// block: peak memory is one block's activations plus the two buffers.
+// every op) and infers. In a no-grad scope the sum of each residual branch
+// (attention, MLP) is copied into one of two buffers and the step arena is
+// rewound to before the branch: peak memory is the larger branch's
+// temporaries plus the two buffers (see block_forward).
 #include "vit.h"
 
 #include <math.h>
@@ -184,21 +185,18 @@ static useg_status embed(useg_ctx *ctx, const useg_vit *vit, useg_tensor *images
     return useg_concat(ctx, pieces, 3, 1, out);
 }
 
-// q, k, v (B, H, N, D) from LN1(x) (B, N, C).
+// q, k, v (B, H, N, D) from LN1(x) (B, N, C): views of the qkv product (rows
+// 3C apart), which useg_attention reads in place without a tape.
 static useg_status qkv_heads(useg_ctx *ctx, const useg_vit *vit, const useg_vit_block *b, useg_tensor *x,
                              useg_tensor **q, useg_tensor **k, useg_tensor **v) {
     const int64_t B = x->shape[0], N = x->shape[1], H = vit->cfg.heads, D = vit->cfg.dim / vit->cfg.heads;
     useg_tensor *y, *qkv, *t, *s;
     USEG_TRY(useg_layer_norm(ctx, x, b->norm1_w, b->norm1_b, LN_EPS, &y));
     USEG_TRY(useg_linear(ctx, y, b->qkv_w, b->qkv_b, &qkv));                         // (B, N, 3C)
-    USEG_TRY(useg_reshape(ctx, qkv, 5, (int64_t[]){B, N, 3, H, D}, &t));
-    USEG_TRY(useg_permute(ctx, t, (int[]){2, 0, 3, 1, 4}, &s));                      // (3, B, H, N, D)
-    USEG_TRY(useg_contiguous(ctx, s, &t));
+    USEG_TRY(useg_reshape(ctx, qkv, 4, (int64_t[]){B, N, 3 * H, D}, &t));
+    USEG_TRY(useg_permute(ctx, t, (int[]){0, 2, 1, 3}, &s));                         // (B, 3H, N, D)
     useg_tensor **parts[3] = {q, k, v};
-    for (int i = 0; i < 3; i++) {
-        USEG_TRY(useg_slice(ctx, t, 0, i, i + 1, 1, &s));
-        USEG_TRY(useg_reshape(ctx, s, 4, (int64_t[]){B, H, N, D}, parts[i]));
-    }
+    for (int i = 0; i < 3; i++) USEG_TRY(useg_slice(ctx, s, 1, i * H, (i + 1) * H, 1, parts[i]));
     return USEG_OK;
 }
 
@@ -208,22 +206,39 @@ static useg_status residual(useg_ctx *ctx, useg_tensor *x, useg_tensor *f, useg_
     return useg_add(ctx, x, f, out);
 }
 
+// Without a tape (`keep` given: two (B, N, C) buffers) each residual
+// branch's temporaries are released as soon as its sum is copied out: the
+// sum goes to a buffer and the step arena is rewound to before the branch.
+// keep[0] may hold x: the attention sum goes to keep[1] and the block's
+// output to keep[0], once x is no longer read.
+static useg_status keep_sum(useg_ctx *ctx, useg_arena_mark mark, useg_tensor *sum, useg_tensor *buf,
+                            useg_tensor **out) {
+    USEG_TRY(useg_copy_into(ctx, buf, sum));
+    useg_arena_rewind(&ctx->step, mark);
+    *out = buf;
+    return USEG_OK;
+}
+
 static useg_status block_forward(useg_ctx *ctx, const useg_vit *vit, const useg_vit_block *b, useg_tensor *x,
-                                 useg_tensor **out) {
+                                 useg_tensor **keep, useg_tensor **out) {
     const int64_t B = x->shape[0], N = x->shape[1], C = vit->cfg.dim;
     const double scale = 1.0 / sqrt((double)(C / vit->cfg.heads));
     useg_tensor *q, *k, *v, *a, *t, *y;
+    useg_arena_mark mark = useg_arena_get_mark(&ctx->step);
     USEG_TRY(qkv_heads(ctx, vit, b, x, &q, &k, &v));
     USEG_TRY(useg_attention(ctx, q, k, v, scale, &a));                               // (B, H, N, D)
     USEG_TRY(useg_transpose(ctx, a, 1, 2, &t));                                      // (B, N, H, D)
     USEG_TRY(useg_reshape(ctx, t, 3, (int64_t[]){B, N, C}, &a));
     USEG_TRY(useg_linear(ctx, a, b->proj_w, b->proj_b, &t));
     USEG_TRY(residual(ctx, x, t, b->ls1, &x));
+    if (keep) USEG_TRY(keep_sum(ctx, mark, x, keep[1], &x));
+    mark = useg_arena_get_mark(&ctx->step);
     USEG_TRY(useg_layer_norm(ctx, x, b->norm2_w, b->norm2_b, LN_EPS, &y));
     USEG_TRY(useg_linear(ctx, y, b->fc1_w, b->fc1_b, &t));
     USEG_TRY(useg_gelu(ctx, t, &y));
     USEG_TRY(useg_linear(ctx, y, b->fc2_w, b->fc2_b, &t));
-    return residual(ctx, x, t, b->ls2, out);
+    USEG_TRY(residual(ctx, x, t, b->ls2, out));
+    return keep ? keep_sum(ctx, mark, *out, keep[0], out) : USEG_OK;
 }
 
 // The last block's CLS-query attention over the patch tokens: (B, H, h*w).
@@ -253,41 +268,35 @@ useg_status useg_vit_forward(useg_ctx *ctx, const useg_vit *vit, useg_tensor *im
     if ((unsigned)tap >= USEG_TAP_COUNT) return useg_fail(ctx, USEG_ERR_INVALID_ARG, "vit: unknown tap %d", tap);
     const int64_t B = images->shape[0], h = images->shape[2] / cfg->patch, w = images->shape[3] / cfg->patch;
     const int64_t first_patch = 1 + cfg->n_registers, C = cfg->dim;
-    useg_tensor *x;
-    USEG_TRY(embed(ctx, vit, images, h, w, &x));
-    const int64_t N = x->shape[1];
-    // Without a tape, blocks run between marks of the step arena (see the file comment).
-    bool rewind = !ctx->grad_enabled;
-    useg_tensor *buf[2] = {NULL, NULL};
-    if (rewind)
+    const int64_t N = first_patch + h * w;
+    // Without a tape, blocks keep their sums in two buffers (block_forward),
+    // and the embedding's temporaries go too.
+    useg_tensor *x, *buf[2], **keep = NULL;
+    if (!ctx->grad_enabled) {
         for (int i = 0; i < 2; i++) USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 3, (int64_t[]){B, N, C}, &buf[i]));
-    const int last = cfg->depth - 1;
-    for (int l = 0; l < last; l++) {
-        useg_arena_mark mark = useg_arena_get_mark(&ctx->step);
-        useg_tensor *y;
-        USEG_TRY(block_forward(ctx, vit, &vit->blocks[l], x, &y));
-        if (rewind) {
-            USEG_TRY(useg_copy_into(ctx, buf[l & 1], y));
-            useg_arena_rewind(&ctx->step, mark);
-            y = buf[l & 1];
-        }
-        x = y;
+        keep = buf;
     }
+    useg_arena_mark mark = useg_arena_get_mark(&ctx->step);
+    USEG_TRY(embed(ctx, vit, images, h, w, &x));
+    USEG_ASSERT(x->shape[1] == N, "vit: embedding has %lld tokens, want %lld", (long long)x->shape[1], (long long)N);
+    if (keep) USEG_TRY(keep_sum(ctx, mark, x, keep[0], &x));
+    const int last = cfg->depth - 1;
+    for (int l = 0; l < last; l++) USEG_TRY(block_forward(ctx, vit, &vit->blocks[l], x, keep, &x));
     const useg_vit_block *lb = &vit->blocks[last];
     useg_tensor *t, *y;
     switch (tap) {
     case USEG_TAP_KEYS: {
         useg_tensor *q, *k, *v;
         USEG_TRY(qkv_heads(ctx, vit, lb, x, &q, &k, &v));                            // k (B, H, N, D)
-        USEG_TRY(useg_transpose(ctx, k, 1, 2, &t));                                  // (B, N, H, D)
-        USEG_TRY(useg_reshape(ctx, t, 3, (int64_t[]){B, N, C}, &y));
-        USEG_TRY(useg_slice(ctx, y, 1, first_patch, N, 1, &t));
-        return useg_contiguous(ctx, t, out);
+        USEG_TRY(useg_slice(ctx, k, 2, first_patch, N, 1, &t));
+        USEG_TRY(useg_transpose(ctx, t, 1, 2, &y));                                  // (B, h*w, H, D)
+        USEG_TRY(useg_contiguous(ctx, y, &t));
+        return useg_reshape(ctx, t, 3, (int64_t[]){B, N - first_patch, C}, out);
     }
     case USEG_TAP_ATTN: return cls_attention(ctx, vit, lb, x, first_patch, out);
     case USEG_TAP_TOKENS:
     case USEG_TAP_CLS:
-        USEG_TRY(block_forward(ctx, vit, lb, x, &y));
+        USEG_TRY(block_forward(ctx, vit, lb, x, keep, &y));
         USEG_TRY(useg_layer_norm(ctx, y, vit->norm_w, vit->norm_b, LN_EPS, &t));
         if (tap == USEG_TAP_CLS) {
             USEG_TRY(useg_slice(ctx, t, 1, 0, 1, 1, &y));

@@ -2,13 +2,15 @@
 // bad-input errors, and the independence of its results from the thread
 // count. Shapes cover Nq != Nk, N = 1, D = 1, several heads and batches,
 // sizes straddling the kernel's tiles of 128 queries x 64 keys (Nq = 131 and
-// Nk = 131 walk two and three tiles with ragged ends), and strided inputs.
+// Nk = 131 walk two and three tiles with ragged ends), and strided inputs,
+// with a gradient (copied) and without (read in place when rows are contiguous).
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
 #include "../check.h"
 #include "gradcheck.h"
+#include "attention.h"
 #include "ops.h"
 
 static useg_status case_attention(useg_ctx *ctx, useg_tensor **in, useg_tensor **out) {
@@ -92,6 +94,37 @@ static void check_thread_count_independence(useg_ctx *ctx) {
     }
 }
 
+// Without a gradient, q, k and v with contiguous rows are read in place:
+// views of a ViT's packed (B, N, 3, H, D) qkv (rows 3 H D apart, ragged
+// tiles) give bit for bit the output of their contiguous copies, and so do
+// views whose rows are not contiguous (D strided: copied by the op).
+static void check_strided_rows(useg_ctx *ctx, useg_dtype dt) {
+    const int64_t B = 2, N = 131, H = 3, D = 5;
+    const int64_t packed[4] = {B, N, 3 * H, D}, perm_shape[4] = {B, N, H, 2 * D};
+    useg_tensor *qkv, *wide, *t, *views[3], *copies[3], *out_views, *out_copies;
+    CHECK_OK(ctx, useg_rand_normal(ctx, &ctx->params, dt, 4, packed, 0, 1, &qkv));
+    CHECK_OK(ctx, useg_rand_normal(ctx, &ctx->params, dt, 4, perm_shape, 0, 1, &wide));
+    if (check_failures) return;
+    bool prev = useg_no_grad_begin(ctx);
+    CHECK_OK(ctx, useg_permute(ctx, qkv, (int[]){0, 2, 1, 3}, &t)); // (B, 3H, N, D)
+    for (int i = 0; i < 3; i++) CHECK_OK(ctx, useg_slice(ctx, t, 1, i * H, (i + 1) * H, 1, &views[i]));
+    // v with its head dim strided by 2: (B, N, H, 2D)[..., ::2] -> (B, H, N, D)
+    CHECK_OK(ctx, useg_slice(ctx, wide, 3, 0, 2 * D, 2, &t));
+    CHECK_OK(ctx, useg_permute(ctx, t, (int[]){0, 2, 1, 3}, &views[2]));
+    if (check_failures) goto done;
+    CHECK(useg_attention_rows_readable(views[0]) && !useg_attention_rows_readable(views[2]),
+          "row layout of the test views");
+    for (int i = 0; i < 3; i++) CHECK_OK(ctx, useg_contiguous(ctx, views[i], &copies[i]));
+    CHECK_OK(ctx, useg_attention(ctx, views[0], views[1], views[2], 0.7, &out_views));
+    CHECK_OK(ctx, useg_attention(ctx, copies[0], copies[1], copies[2], 0.7, &out_copies));
+    if (check_failures) goto done;
+    CHECK(memcmp(out_views->data, out_copies->data, (size_t)useg_numel(out_views) * useg_dtype_size(dt)) == 0,
+          "attention %s on strided rows differs from its contiguous copies", useg_dtype_name(dt));
+done:
+    useg_no_grad_end(ctx, prev);
+    useg_step_end(ctx);
+}
+
 static void check_bad_inputs(useg_ctx *ctx) {
     const int64_t s4[4] = {1, 2, 5, 4}, s3[3] = {2, 5, 4}, d3[4] = {1, 2, 5, 3}, n6[4] = {1, 2, 6, 4},
                   h3[4] = {1, 3, 5, 4}, n0[4] = {1, 2, 0, 4};
@@ -125,6 +158,8 @@ int main(void) {
     useg_ctx_init(&ctx, &(useg_ctx_options){.seed = 7});
     check_bad_inputs(&ctx);
     check_thread_count_independence(&ctx);
+    check_strided_rows(&ctx, USEG_F32);
+    check_strided_rows(&ctx, USEG_F64);
     useg_ctx_free(&ctx);
     return gradcheck_run(cases, (int)(sizeof cases / sizeof cases[0]), "gradcheck: attention");
 }

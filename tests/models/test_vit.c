@@ -23,29 +23,36 @@ static double rel_error(const useg_tensor *ours, const useg_tensor *ref) {
     return scale > 0 ? diff / scale : diff;
 }
 
-// Run every tap of `vit` on the case's input and compare with the references.
+// Run every tap of `vit` on the case's input and compare with the references:
+// in a no-grad scope (the forward releases each branch's temporaries), and for
+// inputs up to 224 pixels also with gradients enabled (the plain path).
 static void check_case(useg_ctx *ctx, const char *dir, const char *name, const useg_vit *vit, const char *source) {
     char path[4096];
     useg_tensor *x;
     snprintf(path, sizeof path, "%s/%s.input.npy", dir, name);
     CHECK_OK(ctx, useg_npy_read(ctx, path, &ctx->params, &x));
-    bool prev = useg_no_grad_begin(ctx);
-    for (int tap = 0; tap < USEG_TAP_COUNT; tap++) {
-        useg_tensor *ours = NULL, *ref;
-        CHECK_OK(ctx, useg_vit_forward(ctx, vit, x, (useg_vit_tap)tap, &ours));
-        snprintf(path, sizeof path, "%s/%s.%s.npy", dir, name, TAP_NAMES[tap]);
-        CHECK_OK(ctx, useg_npy_read(ctx, path, NULL, &ref));
-        if (!ours) continue;
-        char a[96], b[96];
-        CHECK(useg_same_shape(ours, ref), "%s %s: shape %s, torch %s", name, TAP_NAMES[tap],
-              useg_shape_str(ours, a, sizeof a), useg_shape_str(ref, b, sizeof b));
-        if (!useg_same_shape(ours, ref)) continue;
-        double e = rel_error(ours, ref);
-        CHECK(e <= 1e-4, "%s %s (%s): relative error %.3g", name, TAP_NAMES[tap], source, e);
-        printf("%-20s %-6s %-12s rel. error %.2e\n", name, TAP_NAMES[tap], source, e);
-        useg_step_end(ctx);
+    const int modes = x->shape[2] <= 224 ? 2 : 1;
+    for (int mode = 0; mode < modes; mode++) {
+        bool prev = mode == 0 ? useg_no_grad_begin(ctx) : ctx->grad_enabled;
+        for (int tap = 0; tap < USEG_TAP_COUNT; tap++) {
+            useg_tensor *ours = NULL, *ref;
+            CHECK_OK(ctx, useg_vit_forward(ctx, vit, x, (useg_vit_tap)tap, &ours));
+            snprintf(path, sizeof path, "%s/%s.%s.npy", dir, name, TAP_NAMES[tap]);
+            CHECK_OK(ctx, useg_npy_read(ctx, path, NULL, &ref));
+            if (!ours) continue;
+            char a[96], b[96];
+            CHECK(useg_same_shape(ours, ref), "%s %s: shape %s, torch %s", name, TAP_NAMES[tap],
+                  useg_shape_str(ours, a, sizeof a), useg_shape_str(ref, b, sizeof b));
+            if (!useg_same_shape(ours, ref)) continue;
+            double e = rel_error(ours, ref);
+            CHECK(e <= 1e-4, "%s %s (%s%s): relative error %.3g", name, TAP_NAMES[tap], source,
+                  mode ? ", grad" : "", e);
+            printf("%-20s %-6s %-12s %-5s rel. error %.2e\n", name, TAP_NAMES[tap], source, mode ? "grad" : "",
+                   e);
+            useg_step_end(ctx);
+        }
+        useg_no_grad_end(ctx, prev);
     }
-    useg_no_grad_end(ctx, prev);
 }
 
 int main(int argc, char **argv) {
