@@ -92,6 +92,9 @@ useg_status useg_annotation_run_open(useg_ctx *ctx, useg_annotation_run *run, co
     *run = (useg_annotation_run){.ds = ds, .shard = shard};
     if (strlen(out_path) + 32 >= sizeof run->out)
         return useg_fail(ctx, USEG_ERR_INVALID_ARG, "%s: output path too long", out_path);
+    struct stat info;
+    if (stat(out_path, &info) == 0 && S_ISDIR(info.st_mode))
+        return useg_fail(ctx, USEG_ERR_INVALID_ARG, "%s: is a folder; the output is a .json file", out_path);
     snprintf(run->out, sizeof run->out, "%s", out_path);
     snprintf(run->parts, sizeof run->parts, "%s.parts", out_path);
     char fingerprint[24];

@@ -66,7 +66,8 @@ typedef struct useg_annotation_run {
 // command and everything that changes its output; the run adds "dataset"
 // and "shard". Creates the parts folder, or checks its run.json (fails with
 // USEG_ERR_INVALID_ARG naming the first differing setting). Fails with
-// USEG_ERR_IO when the folder cannot be made or read.
+// USEG_ERR_INVALID_ARG when out_path is a folder, USEG_ERR_IO when the parts
+// folder cannot be made or read.
 useg_status useg_annotation_run_open(useg_ctx *ctx, useg_annotation_run *run, const char *out_path,
                                      const json_t *settings, const useg_dataset *ds, useg_shard shard);
 void useg_annotation_run_close(useg_annotation_run *run);

@@ -271,6 +271,8 @@ with tempfile.TemporaryDirectory() as tmp:
         run(["--images", images, "--out", out] + bad, expect=2)
     run(["--images", images], expect=2)
     run(["--images", images, "--list", "x.txt", "--out", out], expect=2)
+    r = run(["--images", images, "--out", tmp], expect=1)
+    check("is a folder" in r.stderr and r.stderr.count("\n") == 1, "an output that is a folder is one line")
     r = run(["--images", images, "--out", out, "--size", "15"], expect=1)
     check("size" in r.stderr and r.stderr.count("\n") == 1, "a size below two patches is one line")
     r = run(["--images", images, "--out", out, "--device", "cuda"], expect=1)
