@@ -77,12 +77,17 @@ useg_status useg_add_into(useg_ctx *ctx, useg_tensor *dst, const useg_tensor *sr
                          useg_device_name(src->device));
     if (dst->device == USEG_DEVICE_CUDA) return USEG_CUDA_CALL(ctx, "add_into", add_into, dst, src);
     const int64_t *strides[2] = {dst->strides, src->strides};
-    useg_iter it;
-    useg_iter_init(&it, dst->ndim, dst->shape, 2, strides);
+    useg_iter proto;
+    useg_iter_init(&proto, dst->ndim, dst->shape, 2, strides);
+    const int64_t rows = proto.rows;
+    const bool parallel = useg_numel(dst) > USEG_PARALLEL_THRESHOLD;
     USEG_FLOAT_DISPATCH(dst->dtype, T, {
         T *d = dst->data;
         const T *s = src->data;
-        for (int64_t r = 0; r < it.rows; r++, useg_iter_next(&it)) {
+        _Pragma("omp parallel for schedule(static) if (parallel) firstprivate(proto)")
+        for (int64_t r = 0; r < rows; r++) {
+            useg_iter it = proto;
+            useg_iter_seek(&it, r);
             T *dr = d + it.offset[0];
             const T *sr = s + it.offset[1];
             int64_t ds = it.inner_stride[0], ss = it.inner_stride[1];

@@ -1,10 +1,12 @@
 // DINO / DINOv2 ViT forward with the feature taps (see vit.h).
 //
 // Built from the core's ops, so the same code trains (gradients flow through
-// every op) and infers. In a no-grad scope the sum of each residual branch
-// (attention, MLP) is copied into one of two buffers and the step arena is
-// rewound to before the branch: peak memory is the larger branch's
-// temporaries plus the two buffers (see block_forward).
+// every op) and infers. In a no-grad scope the tokens live in one buffer:
+// each residual branch (attention, MLP) is added into it in place and the
+// step arena is rewound to before the branch, so peak memory is the larger
+// branch's temporaries (the MLP's: 10 (B, N, C) tensors' worth) plus the
+// buffer. ViT-B/8 at 480, batch 1: 475 MB peak resident, 338 of them the
+// weights (benchmarks/models/bench_vit.py).
 #include "vit.h"
 
 #include <math.h>
@@ -200,27 +202,23 @@ static useg_status qkv_heads(useg_ctx *ctx, const useg_vit *vit, const useg_vit_
     return USEG_OK;
 }
 
-// x + ls * f, or x + f without LayerScale.
-static useg_status residual(useg_ctx *ctx, useg_tensor *x, useg_tensor *f, useg_tensor *ls, useg_tensor **out) {
+// x + ls * f, or x + f without LayerScale. In place (no tape): f is added
+// into x, the forward's buffer, and the step arena is rewound to `mark`,
+// releasing the branch's temporaries (f among them).
+static useg_status residual(useg_ctx *ctx, useg_tensor *x, useg_tensor *f, useg_tensor *ls, bool in_place,
+                            useg_arena_mark mark, useg_tensor **out) {
     if (ls) USEG_TRY(useg_mul(ctx, f, ls, &f));
-    return useg_add(ctx, x, f, out);
-}
-
-// Without a tape (`keep` given: two (B, N, C) buffers) each residual
-// branch's temporaries are released as soon as its sum is copied out: the
-// sum goes to a buffer and the step arena is rewound to before the branch.
-// keep[0] may hold x: the attention sum goes to keep[1] and the block's
-// output to keep[0], once x is no longer read.
-static useg_status keep_sum(useg_ctx *ctx, useg_arena_mark mark, useg_tensor *sum, useg_tensor *buf,
-                            useg_tensor **out) {
-    USEG_TRY(useg_copy_into(ctx, buf, sum));
+    if (!in_place) return useg_add(ctx, x, f, out);
+    USEG_TRY(useg_add_into(ctx, x, f));
     useg_arena_rewind(&ctx->step, mark);
-    *out = buf;
+    *out = x;
     return USEG_OK;
 }
 
+// One block on x (B, N, C); `in_place` (no tape): x is the forward's buffer and
+// both residual sums are accumulated into it (see residual).
 static useg_status block_forward(useg_ctx *ctx, const useg_vit *vit, const useg_vit_block *b, useg_tensor *x,
-                                 useg_tensor **keep, useg_tensor **out) {
+                                 bool in_place, useg_tensor **out) {
     const int64_t B = x->shape[0], N = x->shape[1], C = vit->cfg.dim;
     const double scale = 1.0 / sqrt((double)(C / vit->cfg.heads));
     useg_tensor *q, *k, *v, *a, *t, *y;
@@ -230,15 +228,13 @@ static useg_status block_forward(useg_ctx *ctx, const useg_vit *vit, const useg_
     USEG_TRY(useg_transpose(ctx, a, 1, 2, &t));                                      // (B, N, H, D)
     USEG_TRY(useg_reshape(ctx, t, 3, (int64_t[]){B, N, C}, &a));
     USEG_TRY(useg_linear(ctx, a, b->proj_w, b->proj_b, &t));
-    USEG_TRY(residual(ctx, x, t, b->ls1, &x));
-    if (keep) USEG_TRY(keep_sum(ctx, mark, x, keep[1], &x));
+    USEG_TRY(residual(ctx, x, t, b->ls1, in_place, mark, &x));
     mark = useg_arena_get_mark(&ctx->step);
     USEG_TRY(useg_layer_norm(ctx, x, b->norm2_w, b->norm2_b, LN_EPS, &y));
     USEG_TRY(useg_linear(ctx, y, b->fc1_w, b->fc1_b, &t));
     USEG_TRY(useg_gelu(ctx, t, &y));
     USEG_TRY(useg_linear(ctx, y, b->fc2_w, b->fc2_b, &t));
-    USEG_TRY(residual(ctx, x, t, b->ls2, out));
-    return keep ? keep_sum(ctx, mark, *out, keep[0], out) : USEG_OK;
+    return residual(ctx, x, t, b->ls2, in_place, mark, out);
 }
 
 // The last block's CLS-query attention over the patch tokens: (B, H, h*w).
@@ -269,19 +265,21 @@ useg_status useg_vit_forward(useg_ctx *ctx, const useg_vit *vit, useg_tensor *im
     const int64_t B = images->shape[0], h = images->shape[2] / cfg->patch, w = images->shape[3] / cfg->patch;
     const int64_t first_patch = 1 + cfg->n_registers, C = cfg->dim;
     const int64_t N = first_patch + h * w;
-    // Without a tape, blocks keep their sums in two buffers (block_forward),
-    // and the embedding's temporaries go too.
-    useg_tensor *x, *buf[2], **keep = NULL;
-    if (!ctx->grad_enabled) {
-        for (int i = 0; i < 2; i++) USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 3, (int64_t[]){B, N, C}, &buf[i]));
-        keep = buf;
-    }
+    // Without a tape the tokens live in one buffer that every residual sum
+    // is accumulated into (block_forward); the embedding's temporaries go too.
+    const bool in_place = !ctx->grad_enabled;
+    useg_tensor *x, *acc = NULL;
+    if (in_place) USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 3, (int64_t[]){B, N, C}, &acc));
     useg_arena_mark mark = useg_arena_get_mark(&ctx->step);
     USEG_TRY(embed(ctx, vit, images, h, w, &x));
     USEG_ASSERT(x->shape[1] == N, "vit: embedding has %lld tokens, want %lld", (long long)x->shape[1], (long long)N);
-    if (keep) USEG_TRY(keep_sum(ctx, mark, x, keep[0], &x));
+    if (in_place) {
+        USEG_TRY(useg_copy_into(ctx, acc, x));
+        useg_arena_rewind(&ctx->step, mark);
+        x = acc;
+    }
     const int last = cfg->depth - 1;
-    for (int l = 0; l < last; l++) USEG_TRY(block_forward(ctx, vit, &vit->blocks[l], x, keep, &x));
+    for (int l = 0; l < last; l++) USEG_TRY(block_forward(ctx, vit, &vit->blocks[l], x, in_place, &x));
     const useg_vit_block *lb = &vit->blocks[last];
     useg_tensor *t, *y;
     switch (tap) {
@@ -296,7 +294,7 @@ useg_status useg_vit_forward(useg_ctx *ctx, const useg_vit *vit, useg_tensor *im
     case USEG_TAP_ATTN: return cls_attention(ctx, vit, lb, x, first_patch, out);
     case USEG_TAP_TOKENS:
     case USEG_TAP_CLS:
-        USEG_TRY(block_forward(ctx, vit, lb, x, keep, &y));
+        USEG_TRY(block_forward(ctx, vit, lb, x, in_place, &y));
         USEG_TRY(useg_layer_norm(ctx, y, vit->norm_w, vit->norm_b, LN_EPS, &t));
         if (tap == USEG_TAP_CLS) {
             USEG_TRY(useg_slice(ctx, t, 1, 0, 1, 1, &y));
