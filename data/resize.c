@@ -117,9 +117,10 @@ static inline uint8_t clip8(int32_t v) {
     return v > 255 ? 255 : (uint8_t)v;
 }
 
-// One separable pass over `rows` rows: each output pixel is a weighted sum
-// of `bounds[2i + 1]` input pixels `step` bytes apart starting at
-// `bounds[2i]` steps. `along_rows`: the filter runs along x (horizontal).
+// One separable pass into out (out_h, out_w, c), c <= 3: output pixel i
+// along the filtered axis is the weighted sum of bounds[2i + 1] input pixels
+// from bounds[2i] on, all channels accumulated together. `horizontal`: the
+// filter runs along x over input rows y + row_offset; else along y.
 static void resample_pass(const uint8_t *in, int64_t in_w, uint8_t *out, int64_t out_h, int64_t out_w, int64_t c,
                           const axis_coeffs *k, int row_offset, bool horizontal) {
     _Pragma("omp parallel for schedule(static) if (out_h * out_w * c > 65536)")
@@ -131,11 +132,10 @@ static void resample_pass(const uint8_t *in, int64_t in_w, uint8_t *out, int64_t
             // Horizontal: pixels (y + row_offset, first + j); vertical: (first + j, x).
             const uint8_t *p = horizontal ? in + ((y + row_offset) * in_w + first) * c : in + (first * in_w + x) * c;
             int64_t step = horizontal ? c : in_w * c;
-            for (int64_t ch = 0; ch < c; ch++) {
-                int32_t ss = 1 << (PRECISION_BITS - 1);
-                for (int j = 0; j < n; j++) ss += p[j * step + ch] * kk[j];
-                out[(y * out_w + x) * c + ch] = clip8(ss);
-            }
+            int32_t ss[3] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1)};
+            for (int j = 0; j < n; j++)
+                for (int64_t ch = 0; ch < c; ch++) ss[ch] += p[j * step + ch] * kk[j];
+            for (int64_t ch = 0; ch < c; ch++) out[(y * out_w + x) * c + ch] = clip8(ss[ch]);
         }
     }
 }
@@ -223,9 +223,10 @@ useg_status useg_image_resize(useg_ctx *ctx, const useg_tensor *img, int64_t out
         img->shape[1] > INT32_MAX || (unsigned)filter >= USEG_RESAMPLE_COUNT)
         return useg_fail(ctx, USEG_ERR_SHAPE, "resize: cannot resize %s to %lld x %lld with filter %d",
                          useg_shape_str(img, buf, sizeof buf), (long long)out_w, (long long)out_h, (int)filter);
-    if (img->ndim == 3 && img->shape[2] == 4 && filter != USEG_RESAMPLE_NEAREST)
+    if (img->ndim == 3 && img->shape[2] != 1 && img->shape[2] != 3 && filter != USEG_RESAMPLE_NEAREST)
         return useg_fail(ctx, USEG_ERR_SHAPE,
-                         "resize: %s: 4-channel images only resize with nearest (PIL premultiplies alpha)",
+                         "resize: %s: filters resize grey or RGB images; others only with nearest (PIL "
+                         "premultiplies the alpha of LA and RGBA)",
                          useg_shape_str(img, buf, sizeof buf));
     int64_t shape[3] = {out_h, out_w, img->ndim == 3 ? img->shape[2] : 1};
     USEG_TRY(useg_empty(ctx, a, USEG_U8, img->ndim, shape, out));

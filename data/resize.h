@@ -7,8 +7,9 @@
 // torchvision.transforms.Resize does to a PIL image. Measured: identical on
 // the shared photos for all four filters (tests/data/image_parity.py).
 // Differences from the references, by design:
-// * RGBA: PIL premultiplies alpha before filtering; useg_image_resize refuses
-//   4-channel images except with NEAREST (no pipeline resizes RGBA).
+// * LA / RGBA: PIL premultiplies alpha before filtering; useg_image_resize
+//   refuses images of other than 1 or 3 channels except with NEAREST (no
+//   pipeline resizes those; the decoder gives grey or RGB).
 // * torchvision on tensors (not PIL images) and torch.nn.functional.interpolate
 //   use other arithmetic (float, no antialias by default); feature-map
 //   upsampling belongs to the ops, not here.
@@ -39,7 +40,7 @@ int useg_resample_from_name(const char *name);
 // shrinking, the filter support grows by the scale factor; horizontal pass
 // first, each pass in 22-bit fixed point with rounding and clipping to
 // 0..255. Fails with USEG_ERR_SHAPE for a non-u8 or empty image, a size < 1,
-// or C = 4 with a filter (see above).
+// or C other than 1 or 3 with a filter (see above).
 useg_status useg_image_resize(useg_ctx *ctx, const useg_tensor *img, int64_t out_h, int64_t out_w,
                               useg_resample filter, useg_arena *a, useg_tensor **out);
 
