@@ -9,5 +9,6 @@ int useg_cmd_eval(int argc, char **argv);
 int useg_cmd_features(int argc, char **argv);
 int useg_cmd_maskcut(int argc, char **argv);
 int useg_cmd_merge(int argc, char **argv);
+int useg_cmd_overlay(int argc, char **argv);
 int useg_cmd_selfcheck(int argc, char **argv);
 int useg_cmd_devices(int argc, char **argv);

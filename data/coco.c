@@ -324,17 +324,23 @@ static useg_status load_annotations(useg_ctx *ctx, const char *path, const json_
     return USEG_OK;
 }
 
-useg_status useg_coco_load(useg_ctx *ctx, const char *path, bool masks, useg_coco *out) {
+useg_status useg_coco_from_json(useg_ctx *ctx, const char *path, const json_t *root, bool masks, useg_coco *out) {
     *out = (useg_coco){0};
-    json_t *root;
-    USEG_TRY(useg_json_load(ctx, path, &root));
     useg_status st = USEG_OK;
     if (!json_is_object(root)) st = useg_fail(ctx, USEG_ERR_FORMAT, "%s: top level is not an object", path);
     if (st == USEG_OK) st = load_images(ctx, path, root, out);
     if (st == USEG_OK) st = useg_coco_load_categories(ctx, path, root, out);
     if (st == USEG_OK) st = load_annotations(ctx, path, root, masks, out);
-    json_decref(root);
     if (st != USEG_OK) useg_coco_free(out);
+    return st;
+}
+
+useg_status useg_coco_load(useg_ctx *ctx, const char *path, bool masks, useg_coco *out) {
+    *out = (useg_coco){0};
+    json_t *root;
+    USEG_TRY(useg_json_load(ctx, path, &root));
+    useg_status st = useg_coco_from_json(ctx, path, root, masks, out);
+    json_decref(root);
     return st;
 }
 

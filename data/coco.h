@@ -64,6 +64,10 @@ typedef struct useg_coco {
 // missing fields, unknown image or category references and wrong mask sizes
 // fail with USEG_ERR_FORMAT naming the annotation.
 useg_status useg_coco_load(useg_ctx *ctx, const char *path, bool masks, useg_coco *out);
+// The same on a file already parsed (`root`, borrowed; `path` names it in
+// messages), for readers that also want fields useg_coco does not keep:
+// out->anns[i] is root's annotations[i].
+useg_status useg_coco_from_json(useg_ctx *ctx, const char *path, const json_t *root, bool masks, useg_coco *out);
 // Load a results file against ground truth `gt` into out->anns (images and
 // categories are gt's and not owned by out: free with useg_coco_free all the
 // same). Decodes masks (in parallel) only when `masks` is true. An empty
