@@ -328,8 +328,10 @@ static useg_status draw_image(page *pg, int64_t i, const entry *e, int64_t n) {
         useg_tensor *masks, *overlay;
         USEG_TRY(display_masks(pg, e + j, end - j, dh, dw, &masks));
         USEG_TRY(useg_overlay_render(ctx, photo, masks, NULL, &overlay));
-        if (pg->h->has_levels) snprintf(file, sizeof file, "img%lld_level%lld.png", (long long)im->id, (long long)level);
-        else snprintf(file, sizeof file, "img%lld_all.png", (long long)im->id);
+        if (pg->h->has_levels)
+            snprintf(file, sizeof file, "img%lld_level%lld.png", (long long)im->id, (long long)level);
+        else
+            snprintf(file, sizeof file, "img%lld_all.png", (long long)im->id);
         snprintf(path, sizeof path, "%s/%s", pg->out_dir, file);
         USEG_TRY(useg_image_write_png(ctx, path, overlay));
         useg_arena_rewind(&ctx->step, mark);
@@ -398,11 +400,15 @@ static useg_status write_pages(page *pg, const char *annotations) {
     // The masks to draw, grouped by image then level, in file order within.
     entry *e = useg_heap_alloc(ctx, coco->n_anns, sizeof *e, "overlay entries");
     int64_t *columns = useg_heap_alloc(ctx, coco->n_anns, sizeof *columns, "overlay levels");
-    useg_status st = ctx->status;
-    if (!e || !columns) goto done;
+    useg_status st = USEG_OK;
+    if (!e || !columns) {
+        st = ctx->status;
+        goto done;
+    }
     int64_t n = 0;
     for (size_t a = 0; a < coco->n_anns; a++)
-        if (coco->anns[a].has_mask) e[n++] = (entry){.image = coco->anns[a].image, .level = pg->h->levels[a], .ann = (int64_t)a};
+        if (coco->anns[a].has_mask)
+            e[n++] = (entry){.image = coco->anns[a].image, .level = pg->h->levels[a], .ann = (int64_t)a};
     qsort(e, (size_t)n, sizeof *e, cmp_entry);
     for (int64_t k = 0; k < n; k++) columns[k] = e[k].level;
     qsort(columns, (size_t)n, sizeof *columns, cmp_int64);
