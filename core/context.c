@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { MIB = 1 << 20 };
 static const size_t DEFAULT_LIMIT = (size_t)16 << 30;
@@ -51,6 +52,22 @@ useg_status useg_fail(useg_ctx *ctx, useg_status status, const char *fmt, ...) {
 void useg_clear_error(useg_ctx *ctx) {
     ctx->status = USEG_OK;
     ctx->message[0] = '\0';
+}
+
+void useg_first_error_keep(useg_first_error *first, int64_t index, useg_ctx *local) {
+    USEG_ASSERT(local->status != USEG_OK, "useg_first_error_keep called without an error");
+#pragma omp critical(useg_first_error)
+    if (first->index < 0 || index < first->index) {
+        first->index = index;
+        first->status = local->status;
+        memcpy(first->message, local->message, sizeof first->message);
+    }
+    useg_clear_error(local);
+}
+
+useg_status useg_first_error_report(useg_ctx *ctx, const useg_first_error *first) {
+    if (first->index < 0) return USEG_OK;
+    return useg_fail(ctx, first->status, "%s", first->message);
 }
 
 useg_status useg_alloc(useg_ctx *ctx, useg_arena *a, size_t bytes, void **out) {

@@ -35,8 +35,9 @@
 // Measured against PyTorch 1.13 (tests/core/torch_interp.py: normwise
 // relative error <= 1.2e-6 forward, <= 3.4e-6 backward in f32, bilinear
 // ~1e-7), f64 finite differences (tests/core/test_gradcheck_interp.c), and
-// for speed benchmarks/interp (forward 2-10x faster than upstream's on one
-// thread on the pipelines' shapes, except plain downsampling, ~1.4x slower).
+// for speed benchmarks/core/bench_interp.py (forward 2-10x faster than
+// upstream's on one thread on the pipelines' shapes, except plain
+// downsampling, ~1.4x slower).
 //
 // CUDA tensors run interp_cpu's twin through the CUDA table (device.h;
 // kernels/cuda/interp.cu) with the same taps (kernels/cuda/interp_taps.cuh),

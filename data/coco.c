@@ -222,35 +222,25 @@ static useg_status segm_to_rle(useg_ctx *ctx, const json_t *seg, uint32_t h, uin
 // parallel; on failure, ctx gets the message of the lowest failing index.
 static useg_status decode_masks(useg_ctx *ctx, const char *path, const char *kind, const useg_coco *meta,
                                 useg_coco_ann *anns, const json_t **segs, size_t n) {
-    int64_t first_bad = -1;
-    useg_status bad_status = USEG_OK;
-    char bad_message[USEG_MESSAGE_MAX] = "";
+    useg_first_error first = USEG_FIRST_ERROR_INIT;
 #pragma omp parallel
     {
         useg_ctx local;
-        useg_ctx_init(&local, &(useg_ctx_options){0});
+        useg_ctx_init(&local, NULL);
 #pragma omp for schedule(dynamic, 64)
         for (int64_t i = 0; i < (int64_t)n; i++) {
             if (!segs[i]) continue;
             char where[96];
             snprintf(where, sizeof where, "%s: %s[%lld]", path, kind, (long long)i);
             const useg_coco_image *im = &meta->images[anns[i].image];
-            if (segm_to_rle(&local, segs[i], im->height, im->width, where, &anns[i].rle) == USEG_OK) {
+            if (segm_to_rle(&local, segs[i], im->height, im->width, where, &anns[i].rle) == USEG_OK)
                 anns[i].has_mask = true;
-                continue;
-            }
-#pragma omp critical(useg_coco_decode_error)
-            if (first_bad < 0 || i < first_bad) {
-                first_bad = i;
-                bad_status = local.status;
-                memcpy(bad_message, local.message, sizeof bad_message);
-            }
-            useg_clear_error(&local);
+            else
+                useg_first_error_keep(&first, i, &local);
         }
         useg_ctx_free(&local);
     }
-    if (first_bad >= 0) return useg_fail(ctx, bad_status, "%s", bad_message);
-    return USEG_OK;
+    return useg_first_error_report(ctx, &first);
 }
 
 // The fields every annotation or result has: image and category references.

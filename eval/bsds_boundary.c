@@ -394,31 +394,19 @@ useg_status useg_bsds_boundary_image_eval(useg_ctx *ctx, const uint8_t *maps, in
     uint8_t del[2][256];
     thin_tables(del);
     // Maps are independent: one per thread, errors kept by the lowest map index.
-    int first_bad = -1;
-    useg_status bad_status = USEG_OK;
-    char bad_message[USEG_MESSAGE_MAX] = "";
+    useg_first_error first = USEG_FIRST_ERROR_INIT;
 #pragma omp parallel
     {
         useg_ctx local;
-        useg_ctx_init(&local, &(useg_ctx_options){0});
+        useg_ctx_init(&local, NULL);
 #pragma omp for schedule(dynamic, 1)
-        for (int t = 0; t < n; t++) {
-            if (score_map(&local, maps + t * npx, h, w, gt, n_gt, p, del, (uint64_t)t, counts + 4 * t) == USEG_OK)
-                continue;
-#pragma omp critical(useg_bsds_boundary_error)
-            if (first_bad < 0 || t < first_bad) {
-                first_bad = t;
-                bad_status = local.status;
-                memcpy(bad_message, local.message, sizeof bad_message);
-            }
-            useg_clear_error(&local);
-        }
+        for (int t = 0; t < n; t++)
+            if (score_map(&local, maps + t * npx, h, w, gt, n_gt, p, del, (uint64_t)t, counts + 4 * t) != USEG_OK)
+                useg_first_error_keep(&first, t, &local);
         useg_ctx_free(&local);
     }
-    if (first_bad >= 0) {
-        st = useg_fail(ctx, bad_status, "%s", bad_message);
-        goto done;
-    }
+    st = useg_first_error_report(ctx, &first);
+    if (st != USEG_OK) goto done;
     for (int t = 0; t < n; t++) {
         out->thresh[t] = thresh[t];
         out->cnt_r[t] = counts[4 * t];

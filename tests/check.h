@@ -46,5 +46,9 @@ extern int check_count;
         useg_clear_error(ctx);                                                              \
     } while (0)
 
+// Normwise relative error of `ours` against a reference of the same shape:
+// max |ours - ref| / max |ref|, or max |ours - ref| when ref is all zeros.
+double check_rel_error(const useg_tensor *ours, const useg_tensor *ref);
+
 // Print "<name>: N checks, M failed"; returns the exit code (0 or 1).
 int check_report(const char *name);

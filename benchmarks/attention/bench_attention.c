@@ -12,29 +12,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "context.h"
 #include "gemm.h"
 #include "ops.h"
-
-static double now_ms(clockid_t clock) {
-    struct timespec t;
-    clock_gettime(clock, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-static long peak_rss_kb(void) {
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_maxrss;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     if (argc < 5) {
@@ -54,15 +36,15 @@ int main(int argc, char **argv) {
     useg_status st = useg_rand_normal(&ctx, &ctx.params, USEG_F32, 4, shape, 0, 1, &q);
     if (st == USEG_OK) st = useg_rand_normal(&ctx, &ctx.params, USEG_F32, 4, shape, 0, 1, &k);
     if (st == USEG_OK) st = useg_rand_normal(&ctx, &ctx.params, USEG_F32, 4, shape, 0, 1, &v);
-    const long rss_before = peak_rss_kb();
+    const long rss_before = bench_peak_rss_kb();
     bool prev = useg_no_grad_begin(&ctx);
     double ms[1000], cpu_ms[1000];
     for (int r = -1; r < reps && st == USEG_OK; r++) {
-        double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+        double t0 = bench_now_ms(), c0 = bench_cpu_ms();
         st = useg_attention(&ctx, q, k, v, 1 / sqrt((double)D), &out);
         if (r >= 0) {
-            ms[r] = now_ms(CLOCK_MONOTONIC) - t0;
-            cpu_ms[r] = now_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+            ms[r] = bench_now_ms() - t0;
+            cpu_ms[r] = bench_cpu_ms() - c0;
         }
         if (st == USEG_OK && r == reps - 1) break; // keep the last output's arena peak
         useg_step_end(&ctx);
@@ -73,11 +55,10 @@ int main(int argc, char **argv) {
         useg_ctx_free(&ctx);
         return 1;
     }
-    qsort(ms, (size_t)reps, sizeof ms[0], cmp_double);
-    qsort(cpu_ms, (size_t)reps, sizeof cpu_ms[0], cmp_double);
+    const double median_ms = bench_median(ms, reps), median_cpu_ms = bench_median(cpu_ms, reps);
     printf("median_ms=%.3f min_ms=%.3f median_cpu_ms=%.3f peak_rss_growth_kb=%ld step_peak_kb=%zu "
            "scratch_peak_kb=%zu blas=\"%s\"\n",
-           ms[reps / 2], ms[0], cpu_ms[reps / 2], peak_rss_kb() - rss_before, ctx.step.peak / 1024,
+           median_ms, ms[0], median_cpu_ms, bench_peak_rss_kb() - rss_before, ctx.step.peak / 1024,
            ctx.scratch.peak / 1024, useg_gemm_backend());
     useg_ctx_free(&ctx);
     return 0;

@@ -5,24 +5,13 @@
 // median of REPS runs, so bench_nn_torch.py can set them beside PyTorch's.
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "context.h"
 #include "op_internal.h"
 #include "ops.h"
 
 enum { REPS = 21 };
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 // One timed run: sets *ms to the time of the part being measured.
 typedef useg_status (*bench_fn)(useg_ctx *ctx, useg_tensor **in, double *ms);
@@ -38,16 +27,15 @@ static double median_ms(useg_ctx *ctx, bench_fn fn, useg_tensor **in) {
         if (r >= 0) t[r] = ms;
         useg_step_end(ctx);
     }
-    qsort(t, REPS, sizeof t[0], cmp_double);
-    return t[REPS / 2];
+    return bench_median(t, REPS);
 }
 
 static useg_status layer_norm_fwd(useg_ctx *ctx, useg_tensor **in, double *ms) {
     useg_tensor *y;
     bool prev = useg_no_grad_begin(ctx);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     useg_status st = useg_layer_norm(ctx, in[0], in[1], in[2], 1e-6, &y);
-    *ms = now_ms() - t0;
+    *ms = bench_now_ms() - t0;
     useg_no_grad_end(ctx, prev);
     return st;
 }
@@ -59,9 +47,9 @@ static useg_status layer_norm_bwd(useg_ctx *ctx, useg_tensor **in, double *ms) {
     USEG_TRY(useg_layer_norm(ctx, in[0], in[1], in[2], 1e-6, &y));
     y->grad = in[3];
     bool prev = useg_no_grad_begin(ctx);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     useg_status st = useg_op_table[USEG_OP_LAYER_NORM].backward(ctx, &ctx->tape.nodes[ctx->tape.len - 1]);
-    *ms = now_ms() - t0;
+    *ms = bench_now_ms() - t0;
     useg_no_grad_end(ctx, prev);
     return st;
 }
@@ -69,19 +57,19 @@ static useg_status layer_norm_bwd(useg_ctx *ctx, useg_tensor **in, double *ms) {
 static useg_status softmax_fwd(useg_ctx *ctx, useg_tensor **in, double *ms) {
     useg_tensor *y;
     bool prev = useg_no_grad_begin(ctx);
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     useg_status st = useg_softmax(ctx, in[0], -1, &y);
-    *ms = now_ms() - t0;
+    *ms = bench_now_ms() - t0;
     useg_no_grad_end(ctx, prev);
     return st;
 }
 
 static useg_status cross_entropy_fwd_bwd(useg_ctx *ctx, useg_tensor **in, double *ms) {
     useg_tensor *loss;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     USEG_TRY(useg_cross_entropy(ctx, in[0], in[1], -100, &loss));
     useg_status st = useg_backward(ctx, loss);
-    *ms = now_ms() - t0;
+    *ms = bench_now_ms() - t0;
     return st;
 }
 

@@ -16,25 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "cuda/cuda_kernels.h"
 #include "device.h"
 #include "half.h"
 #include "rng.h"
 
 enum { REPEATS = 5 };
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void die(useg_ctx *ctx, const char *what) {
     fprintf(stderr, "bench_cuda: %s: %s\n", what, ctx->message);
@@ -72,14 +61,13 @@ static double time_ms(useg_ctx *ctx, bench_fn fn, void *arg, int iters) {
     if (useg_cuda_sync(ctx) != USEG_OK) die(ctx, "warm-up sync");
     double t[REPEATS];
     for (int r = 0; r < REPEATS; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         for (int i = 0; i < iters; i++)
             if (fn(ctx, arg) != USEG_OK) die(ctx, "run");
         if (useg_cuda_sync(ctx) != USEG_OK) die(ctx, "sync");
-        t[r] = (now_ms() - t0) / iters;
+        t[r] = (bench_now_ms() - t0) / iters;
     }
-    qsort(t, REPEATS, sizeof t[0], cmp_double);
-    return t[REPEATS / 2];
+    return bench_median(t, REPEATS);
 }
 
 typedef struct {

@@ -10,49 +10,37 @@
 // Usage: bench_gemm [MxKxN ...]   (default: all the shapes below)
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "context.h"
 #include "gemm.h"
 
 enum { SAMPLES = 5 };
-static const double min_sample_s = 0.05;
+static const double min_sample_ms = 50;
 
 static const int64_t default_shapes[][3] = {
     {256, 256, 256}, {1024, 1024, 1024}, {2048, 2048, 2048}, {197, 384, 1152}, {3601, 768, 2304},
 };
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-// Median seconds per call of C = A B for A (M, K), B (K, N).
-static useg_status time_gemm(useg_ctx *ctx, int64_t M, int64_t K, int64_t N, double *seconds) {
+// Median milliseconds per call of C = A B for A (M, K), B (K, N).
+static useg_status time_gemm(useg_ctx *ctx, int64_t M, int64_t K, int64_t N, double *ms) {
     useg_tensor *a, *b, *c;
     USEG_TRY(useg_rand_normal(ctx, NULL, USEG_F32, 2, (const int64_t[]){M, K}, 0.0, 1.0, &a));
     USEG_TRY(useg_rand_normal(ctx, NULL, USEG_F32, 2, (const int64_t[]){K, N}, 0.0, 1.0, &b));
     USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 2, (const int64_t[]){M, N}, &c));
 #define GEMM() useg_gemm_f32(ctx, false, false, M, N, K, 1.0f, a->data, K, b->data, N, 0.0f, c->data, N)
-    double t0 = now();
+    double t0 = bench_now_ms();
     USEG_TRY(GEMM());
-    double first = now() - t0;
-    int reps = first > min_sample_s ? 1 : (int)(min_sample_s / (first > 1e-6 ? first : 1e-6)) + 1;
+    double first = bench_now_ms() - t0;
+    int reps = first > min_sample_ms ? 1 : (int)(min_sample_ms / (first > 1e-3 ? first : 1e-3)) + 1;
     double samples[SAMPLES];
     for (int s = 0; s < SAMPLES; s++) {
-        t0 = now();
+        t0 = bench_now_ms();
         for (int r = 0; r < reps; r++) USEG_TRY(GEMM());
-        samples[s] = (now() - t0) / reps;
+        samples[s] = (bench_now_ms() - t0) / reps;
     }
 #undef GEMM
-    qsort(samples, SAMPLES, sizeof samples[0], compare_double);
-    *seconds = samples[SAMPLES / 2];
+    *ms = bench_median(samples, SAMPLES);
     useg_step_end(ctx);
     return USEG_OK;
 }
@@ -84,8 +72,8 @@ int main(int argc, char **argv) {
             rc = 1;
             break;
         }
-        printf("%lldx%lldx%lld %10.3f ms %8.1f GFLOP/s\n", (long long)M, (long long)K, (long long)N, t * 1e3,
-               2.0 * (double)M * (double)N * (double)K / t * 1e-9);
+        printf("%lldx%lldx%lld %10.3f ms %8.1f GFLOP/s\n", (long long)M, (long long)K, (long long)N, t,
+               2.0 * (double)M * (double)N * (double)K / t * 1e-6);
         fflush(stdout);
     }
     useg_ctx_free(&ctx);

@@ -37,10 +37,8 @@ static useg_status time_tap(useg_ctx *ctx, const useg_vit *vit, useg_tensor *ima
         c[r] = bench_cpu_ms() - c0;
         useg_step_end(ctx);
     }
-    qsort(w + 1, (size_t)reps, sizeof w[0], bench_cmp_double);
-    qsort(c + 1, (size_t)reps, sizeof c[0], bench_cmp_double);
-    *wall = w[1 + reps / 2];
-    *cpu = c[1 + reps / 2];
+    *wall = bench_median(w + 1, reps);
+    *cpu = bench_median(c + 1, reps);
     return USEG_OK;
 }
 

@@ -19,11 +19,6 @@
 
 enum { MAX_REPS = 64 };
 
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
-    return t[n / 2];
-}
-
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: bench_maskcut WEIGHTS|- REPS IMAGE...\n");
@@ -74,7 +69,8 @@ int main(int argc, char **argv) {
         }
         const char *name = strrchr(argv[i], '/');
         printf("image=%s features_ms=%.1f cut_ms=%.1f post_ms=%.1f total_ms=%.1f masks=%d\n", name ? name + 1 : argv[i],
-               median(t[0], reps), median(t[1], reps), median(t[2], reps), median(t[3], reps), count);
+               bench_median(t[0], reps), bench_median(t[1], reps), bench_median(t[2], reps),
+               bench_median(t[3], reps), count);
         fflush(stdout);
     }
     useg_no_grad_end(&ctx, prev);

@@ -8,21 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "merge.h"
 #include "npy.h"
-
-static double now_ms(clockid_t clock) {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     if (argc != 4) {
@@ -46,18 +35,17 @@ int main(int argc, char **argv) {
     double wall[1001], cpu[1001];
     useg_merge_result r;
     for (int i = 0; i <= reps; i++) {
-        double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_THREAD_CPUTIME_ID);
+        double t0 = bench_now_ms(), c0 = bench_thread_cpu_ms();
         if (useg_merge(&ctx, f, &opt, NULL, &r) != USEG_OK) {
             fprintf(stderr, "%s\n", ctx.message);
             return 1;
         }
-        wall[i] = now_ms(CLOCK_MONOTONIC) - t0;
-        cpu[i] = now_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
+        wall[i] = bench_now_ms() - t0;
+        cpu[i] = bench_thread_cpu_ms() - c0;
         useg_step_end(&ctx);
     }
-    qsort(wall + 1, (size_t)reps, sizeof wall[0], cmp_double);
-    qsort(cpu + 1, (size_t)reps, sizeof cpu[0], cmp_double);
-    printf("merges=%d median_ms=%.3f cpu_ms=%.3f\n", r.n_merges, wall[1 + reps / 2], cpu[1 + reps / 2]);
+    printf("merges=%d median_ms=%.3f cpu_ms=%.3f\n", r.n_merges, bench_median(wall + 1, reps),
+           bench_median(cpu + 1, reps));
     useg_ctx_free(&ctx);
     return 0;
 }

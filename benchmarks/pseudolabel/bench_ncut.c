@@ -12,26 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "ncut.h"
 #include "npy.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int reps) {
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
-    return t[reps / 2];
-}
 
 static useg_status run(useg_ctx *ctx, const char *feats_path, int reps, const char *out_dir) {
     useg_tensor *feats, *rows, *y = NULL, *masks;
@@ -48,13 +32,13 @@ static useg_status run(useg_ctx *ctx, const char *feats_path, int reps, const ch
     for (int r = -1; r < reps; r++) { // r = -1: warm-up
         useg_arena_mark mark = useg_arena_get_mark(&ctx->params);
         USEG_TRY(useg_reshape(ctx, feats, 2, (const int64_t[]){n, feats->shape[2]}, &rows)); // a view, in ctx->step
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         USEG_TRY(useg_ncut_affinity(ctx, &ctx->params, rows, opt.tau, opt.eps, &g));
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         USEG_TRY(useg_ncut_fiedler(ctx, &g, NULL, &y, &info));
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         USEG_TRY(useg_maskcut(ctx, feats, &opt, &masks, cuts, &count));
-        double t3 = now_ms();
+        double t3 = bench_now_ms();
         if (r >= 0) {
             t_aff[r] = t1 - t0;
             t_eig[r] = t2 - t1;
@@ -78,7 +62,7 @@ static useg_status run(useg_ctx *ctx, const char *feats_path, int reps, const ch
     USEG_TRY(useg_npy_write(ctx, path, y));
     printf("n=%lld affinity_ms=%.3f eig_ms=%.3f chain_ms=%.3f iterations=%d eigenvalue=%.12g residual=%.3g "
            "masks=%d\n",
-           (long long)n, median(t_aff, reps), median(t_eig, reps), median(t_chain, reps), info.iterations,
+           (long long)n, bench_median(t_aff, reps), bench_median(t_eig, reps), bench_median(t_chain, reps), info.iterations,
            info.eigenvalue, info.residual, count);
     free(t_aff);
     free(t_eig);

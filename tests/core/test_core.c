@@ -1,8 +1,10 @@
-// The tensor core's own behaviour: arenas, views, error paths, the RNG and
-// the tape. Run under the sanitizers by tests/run, so an out-of-bounds access
-// in an error path fails here rather than in a pipeline.
+// The tensor core's own behaviour: arenas, views, error paths (including the
+// first-error record of parallel loops), the RNG and the tape. Run under the
+// sanitizers by tests/run, so an out-of-bounds access in an error path fails
+// here rather than in a pipeline.
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "../check.h"
 #include "ops.h"
@@ -53,6 +55,46 @@ static void test_allocation_failure(void) {
           "filling the step arena gave '%s'", ctx.message);
     useg_clear_error(&ctx);
     useg_ctx_free(&ctx);
+}
+
+// Items 500, 1497, 2494 and 3491 fail; 500, the first, fails last in time.
+static useg_status fail_some(useg_ctx *local, int64_t i) {
+    if (i % 997 != 500) return USEG_OK;
+    if (i == 500) nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+    return useg_fail(local, i == 500 ? USEG_ERR_FORMAT : USEG_ERR_SHAPE, "item %lld is bad", (long long)i);
+}
+
+// useg_first_error keeps the lowest failed index at any thread count, and
+// reporting it leaves an error the context already had.
+static void test_first_error(useg_ctx *ctx) {
+    for (int threads = 1; threads <= 8; threads *= 2) {
+        useg_first_error first = USEG_FIRST_ERROR_INIT;
+        int not_cleared = 0; // CHECK counts are not thread-safe: tally here, check after
+#pragma omp parallel num_threads(threads)
+        {
+            useg_ctx local;
+            useg_ctx_init(&local, NULL);
+#pragma omp for schedule(dynamic, 16) reduction(+ : not_cleared)
+            for (int64_t i = 0; i < 4000; i++)
+                if (fail_some(&local, i) != USEG_OK) {
+                    useg_first_error_keep(&first, i, &local);
+                    not_cleared += local.status != USEG_OK || local.message[0] != '\0';
+                }
+            useg_ctx_free(&local);
+        }
+        CHECK(not_cleared == 0, "keep left %d errors in the thread's context", not_cleared);
+        CHECK_FAILS(ctx, useg_first_error_report(ctx, &first), USEG_ERR_FORMAT);
+        CHECK(first.index == 500 && !strcmp(first.message, "item 500 is bad"), "%d threads kept item %lld: %s",
+              threads, (long long)first.index, first.message);
+    }
+    useg_first_error none = USEG_FIRST_ERROR_INIT;
+    CHECK_OK(ctx, useg_first_error_report(ctx, &none));
+    useg_first_error some = {.index = 3, .status = USEG_ERR_SHAPE, .message = "item 3 is bad"};
+    useg_fail(ctx, USEG_ERR_IO, "earlier");
+    CHECK(useg_first_error_report(ctx, &some) == USEG_ERR_SHAPE && ctx->status == USEG_ERR_IO &&
+              !strcmp(ctx->message, "earlier"),
+          "report replaced an earlier error: %s", ctx->message);
+    useg_clear_error(ctx);
 }
 
 static void test_views(useg_ctx *ctx) {
@@ -218,6 +260,7 @@ int main(void) {
     test_tape(&ctx);
     test_rng();
     test_half(&ctx);
+    test_first_error(&ctx);
     useg_ctx_free(&ctx);
     return check_report("core");
 }

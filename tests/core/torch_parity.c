@@ -1,6 +1,5 @@
 #include "torch_parity.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -8,20 +7,10 @@
 #include "npy.h"
 #include "ops.h"
 
-static double rel_error(const useg_tensor *ours, const useg_tensor *ref) {
-    double diff = 0, scale = 0;
-    for (int64_t i = 0; i < useg_numel(ref); i++) {
-        double r = useg_get_flat(ref, i);
-        diff = fmax(diff, fabs(useg_get_flat(ours, i) - r));
-        scale = fmax(scale, fabs(r));
-    }
-    return scale > 0 ? diff / scale : diff;
-}
-
 static void compare(const char *what, const char *name, const useg_tensor *ours, const useg_tensor *ref) {
     CHECK(ours && useg_same_shape(ours, ref), "%s %s: shape differs from torch", name, what);
     if (!ours || !useg_same_shape(ours, ref)) return;
-    double e = rel_error(ours, ref);
+    double e = check_rel_error(ours, ref);
     CHECK(e <= 1e-5, "%s %s: relative error %.3g", name, what, e);
     printf("%-22s %-5s rel. error %.2e\n", name, what, e);
 }

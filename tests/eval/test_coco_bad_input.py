@@ -68,6 +68,25 @@ for label, res, needle, iou in cases:
         fails += 1
         print("  FAIL: wanted exit 1 and one line mentioning %r" % needle)
 
+# A failure inside the parallel mask decoding: of several bad masks in a large
+# results file, the message names the first in file order at any thread
+# count. 2047 ends a 64-item chunk of the decoding loop and is slow to fail
+# (a long run list summing to 0); 2048 starts the next chunk and fails at
+# once, so with several threads the later one fails first.
+ok_mask = {"size": [20, 30], "counts": [100, 50, 450]}
+bad_at = {2047: {"size": [20, 30], "counts": [0] * 300000}, 2048: {"size": [20, 30], "counts": "~~~~"},
+          3500: {"size": [20, 30], "counts": [5, 5]}}
+many = write("many_bad.json", [{"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": bad_at.get(i, ok_mask)}
+                               for i in range(4000)])
+for threads in ["1", "2", "4", "8"]:
+    r = subprocess.run([USEG, "eval", "coco", "--gt", gt, "--results", many, "--iou-type", "segm"],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=threads))
+    ok = r.returncode == 1 and "results[2047]: RLE counts sum to 0" in r.stderr and r.stderr.count("\n") == 1
+    print("%-40s exit %d  %s" % ("first bad mask, %s threads" % threads, r.returncode, r.stderr.strip()))
+    if not ok:
+        fails += 1
+        print("  FAIL: wanted exit 1 and one line naming results[2047]")
+
 # Bad ground truth.
 bad_gt = dict(GT, annotations=GT["annotations"] + [dict(GT["annotations"][0], id=3, image_id=5)])
 r = subprocess.run([USEG, "eval", "coco", "--gt", write("gt_bad.json", bad_gt), "--results",

@@ -3,7 +3,6 @@
 // checkpoint prefixes for ViT-S/16) and, for the first case of each model,
 // also from the .safetensors copy of the same weights.
 // Error measure: max |ours - torch| / max |torch| over each tap, <= 1e-4.
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,16 +11,6 @@
 #include "vit.h"
 
 static const char *const TAP_NAMES[USEG_TAP_COUNT] = {"keys", "tokens", "cls", "attn"};
-
-static double rel_error(const useg_tensor *ours, const useg_tensor *ref) {
-    double diff = 0, scale = 0;
-    for (int64_t i = 0; i < useg_numel(ref); i++) {
-        double r = useg_get_flat(ref, i);
-        diff = fmax(diff, fabs(useg_get_flat(ours, i) - r));
-        scale = fmax(scale, fabs(r));
-    }
-    return scale > 0 ? diff / scale : diff;
-}
 
 // Run every tap of `vit` on the case's input and compare with the references:
 // in a no-grad scope (the forward releases each branch's temporaries), and for
@@ -44,7 +33,7 @@ static void check_case(useg_ctx *ctx, const char *dir, const char *name, const u
             CHECK(useg_same_shape(ours, ref), "%s %s: shape %s, torch %s", name, TAP_NAMES[tap],
                   useg_shape_str(ours, a, sizeof a), useg_shape_str(ref, b, sizeof b));
             if (!useg_same_shape(ours, ref)) continue;
-            double e = rel_error(ours, ref);
+            double e = check_rel_error(ours, ref);
             CHECK(e <= 1e-4, "%s %s (%s%s): relative error %.3g", name, TAP_NAMES[tap], source,
                   mode ? ", grad" : "", e);
             printf("%-20s %-6s %-12s %-5s rel. error %.2e\n", name, TAP_NAMES[tap], source, mode ? "grad" : "",
