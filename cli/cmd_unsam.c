@@ -54,7 +54,7 @@ static void help(FILE *f) {
             "refinement:\n"
             "  --refine R          crf (default) or none\n"
             "  --refine-side N     the CRF window's working size: its longer side is resized\n"
-            "                      down to at most N pixels (default 192)\n"
+            "                      down to at most N pixels (default 256)\n"
             "\n"
             "  --shard I/N         label only the images with index %% N == I (0 <= I < N);\n"
             "                      merge the N outputs with 'useg merge'\n"

@@ -80,7 +80,7 @@ typedef struct useg_unsam_options {
     int batch;                          // crops per backbone forward (4); changes memory, not results
     useg_merge_options merge;           // useg_merge_default_options()
     useg_conquer_options conquer;       // useg_conquer_default_options()
-    useg_unsam_refine_options refine;   // CRF, 192, 0.5, 0.9
+    useg_unsam_refine_options refine;   // CRF, 256, 0.5, 0.9
 } useg_unsam_options;
 
 useg_unsam_options useg_unsam_default_options(void);
