@@ -11,4 +11,5 @@ int useg_cmd_maskcut(int argc, char **argv);
 int useg_cmd_merge(int argc, char **argv);
 int useg_cmd_overlay(int argc, char **argv);
 int useg_cmd_selfcheck(int argc, char **argv);
+int useg_cmd_unsam(int argc, char **argv);
 int useg_cmd_devices(int argc, char **argv);

@@ -16,7 +16,6 @@ Exits 77 when torch or the shared photos are missing.
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -31,25 +30,19 @@ except ImportError as e:
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
 import vit_reference  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_check import check, failures  # noqa: E402
+from cli_check import run as run_command  # noqa: E402
+
 USEG, SHARED = sys.argv[1], sys.argv[2]
 PHOTOS = os.path.join(SHARED, "bsds500", "images", "val")
 if not os.path.isdir(PHOTOS):
     print(f"skipped: {PHOTOS} not found")
     sys.exit(77)
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what)
-    failures += 0 if cond else 1
 
 
 def run(args, expect):
-    r = subprocess.run([USEG, "features"] + args, capture_output=True, text=True)
-    check(r.returncode == expect, f"useg features {' '.join(args[:4])}...: exit {r.returncode}, want {expect}"
-          + ("" if r.returncode == expect else f"\n{r.stderr}"))
-    return r
+    return run_command(USEG, "features", args, expect)
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -110,5 +103,5 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run(["--images", images, "--out", out, "--weights", bad], expect=1)
     check(r.stderr.count("\n") == 1 and "bad.pth" in r.stderr, "a corrupt checkpoint gives one line naming it")
 
-print(f"features cli: {failures} failed")
-sys.exit(1 if failures else 0)
+print(f"features cli: {failures()} failed")
+sys.exit(1 if failures() else 0)
