@@ -92,13 +92,7 @@ static useg_status kernel_init(useg_ctx *ctx, const float *features, int64_t n, 
 static void exp_normalize(const float *x, float *q, int64_t n, int G, int L) {
 #pragma omp parallel for schedule(static) if (n * G * L >= USEG_PARALLEL_THRESHOLD)
     for (int64_t p = 0; p < n * G; p++) {
-        const float *xp = x + p * L;
-        float *qp = q + p * L;
-        float mx = xp[0];
-        for (int k = 1; k < L; k++) mx = xp[k] > mx ? xp[k] : mx;
-        float sum = 0;
-        for (int k = 0; k < L; k++) sum += qp[k] = expf(xp[k] - mx);
-        for (int k = 0; k < L; k++) qp[k] /= sum;
+        useg_crf_softmax(x + p * L, q + p * L, L);
     }
 }
 
