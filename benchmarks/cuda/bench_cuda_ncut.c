@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_time.h"
 #include "crf.h"
 #include "device.h"
 #include "ncut.h"
@@ -26,17 +26,6 @@
 #include "spectral.h"
 
 enum { REPEATS = 5, CHANNELS = 768 };
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void die(useg_ctx *ctx, const char *what) {
     fprintf(stderr, "bench_cuda_ncut: %s: %s\n", what, ctx->message);
@@ -64,13 +53,13 @@ static double time_ms(useg_ctx *ctx, bench_fn fn, void *arg) {
     if (useg_cuda_sync(ctx) != USEG_OK) die(ctx, "sync");
     double t[REPEATS];
     for (int r = 0; r < REPEATS; r++) {
-        const double t0 = now_ms();
+        const double t0 = bench_now_ms();
         fn(ctx, arg);
         if (useg_cuda_sync(ctx) != USEG_OK) die(ctx, "sync");
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
         useg_step_end(ctx);
     }
-    qsort(t, REPEATS, sizeof *t, cmp_double);
+    qsort(t, REPEATS, sizeof *t, bench_cmp_double);
     return t[REPEATS / 2];
 }
 
