@@ -43,8 +43,7 @@
 #include <string.h>
 
 #include "dispatch.h"
-
-enum { D1_MAX = USEG_LATTICE_MAX_D + 1 };
+#include "lattice_point.h"
 
 // Lattice coordinates beyond this would overflow the int32 keys.
 static const float FEATURE_LIMIT = 1e7f;
@@ -110,72 +109,20 @@ static useg_status table_reserve(useg_ctx *ctx, useg_arena *a, vertex_table *t, 
     return USEG_OK;
 }
 
-// The enclosing simplex of one feature vector f (d): corner keys (d+1, d)
-// and barycentric weights (d+1), in densecrf's float arithmetic.
-static void locate_point(const float *f, int d, const float *scale, int32_t *keys, float *weight) {
-    float elevated[D1_MAX], rem0[D1_MAX], bary[D1_MAX + 1];
-    int rank[D1_MAX];
-    const float down = 1.0f / (float)(d + 1), up = (float)(d + 1);
-    // Elevate: elevated_j = sum_{i >= j} c_i - j c_{j-1}, c_i = f_i scale_i.
-    float sm = 0;
-    for (int j = d; j > 0; j--) {
-        float cf = f[j - 1] * scale[j - 1];
-        elevated[j] = sm - (float)j * cf;
-        sm += cf;
-    }
-    elevated[0] = sm;
-    // Nearest point of the 0-coloured sublattice (multiples of d+1).
-    int sum = 0;
-    for (int i = 0; i <= d; i++) {
-        float v = rintf(down * elevated[i]);
-        rem0[i] = v * up;
-        sum += (int)v;
-    }
-    // Rank of each coordinate's remainder (ties: the later coordinate ranks higher).
-    for (int i = 0; i <= d; i++) rank[i] = 0;
-    for (int i = 0; i < d; i++) {
-        float di = elevated[i] - rem0[i];
-        for (int j = i + 1; j <= d; j++) {
-            if (di < elevated[j] - rem0[j])
-                rank[i]++;
-            else
-                rank[j]++;
-        }
-    }
-    // Bring the rounded point back onto the plane (coordinate sum 0).
-    for (int i = 0; i <= d; i++) {
-        rank[i] += sum;
-        if (rank[i] < 0) {
-            rank[i] += d + 1;
-            rem0[i] += up;
-        } else if (rank[i] > d) {
-            rank[i] -= d + 1;
-            rem0[i] -= up;
-        }
-    }
-    for (int i = 0; i <= d + 1; i++) bary[i] = 0;
-    for (int i = 0; i <= d; i++) {
-        float v = (elevated[i] - rem0[i]) * down;
-        bary[d - rank[i]] += v;
-        bary[d - rank[i] + 1] -= v;
-    }
-    bary[0] += 1.0f + bary[d + 1];
-    // Corner r: coordinate i moves by r, or by r - (d+1) when its rank is past d - r.
-    for (int r = 0; r <= d; r++) {
-        for (int i = 0; i < d; i++) keys[r * d + i] = (int32_t)rem0[i] + (rank[i] <= d - r ? r : r - (d + 1));
-        weight[r] = bary[r];
-    }
+useg_status useg_lattice_check_size(useg_ctx *ctx, int64_t n, int d) {
+    if (d < 1 || d > USEG_LATTICE_MAX_D)
+        return useg_fail(ctx, USEG_ERR_INVALID_ARG, "lattice: %d feature dimensions, expected 1..%d", d,
+                         USEG_LATTICE_MAX_D);
+    if (n < 1 || n > (INT32_MAX - 1) / (d + 1))
+        return useg_fail(ctx, USEG_ERR_INVALID_ARG, "lattice: %lld points, expected 1..%d for d = %d", (long long)n,
+                         (INT32_MAX - 1) / (d + 1), d);
+    return USEG_OK;
 }
 
 useg_status useg_lattice_build_cpu(useg_ctx *ctx, useg_arena *a, const float *features, int64_t n, int d,
                                    useg_lattice *lat) {
-    if (d < 1 || d > USEG_LATTICE_MAX_D)
-        return useg_fail(ctx, USEG_ERR_INVALID_ARG, "lattice: %d feature dimensions, expected 1..%d", d,
-                         USEG_LATTICE_MAX_D);
+    USEG_TRY(useg_lattice_check_size(ctx, n, d));
     const int d1 = d + 1;
-    if (n < 1 || n > (INT32_MAX - 1) / d1)
-        return useg_fail(ctx, USEG_ERR_INVALID_ARG, "lattice: %lld points, expected 1..%d for d = %d", (long long)n,
-                         (INT32_MAX - 1) / d1, d);
     for (int64_t i = 0; i < n * d; i++) {
         if (!(fabsf(features[i]) <= FEATURE_LIMIT))
             return useg_fail(ctx, USEG_ERR_INVALID_ARG,
@@ -190,14 +137,12 @@ useg_status useg_lattice_build_cpu(useg_ctx *ctx, useg_arena *a, const float *fe
     // Keys for the worst case; the pages past the vertex count are never touched.
     USEG_TRY(useg_alloc(ctx, a, (size_t)cap * d * sizeof(int32_t), (void **)&t.keys));
 
-    // densecrf's scale: double arithmetic, stored as float.
     float scale[USEG_LATTICE_MAX_D];
-    const float inv_std_dev = (float)(sqrt(2.0 / 3.0) * d1);
-    for (int i = 0; i < d; i++) scale[i] = (float)(1.0 / sqrt((double)((i + 2) * (i + 1))) * inv_std_dev);
-    int32_t keys[D1_MAX * USEG_LATTICE_MAX_D];
+    useg_lattice_scale(d, scale);
+    int32_t keys[USEG_LATTICE_D1_MAX * USEG_LATTICE_MAX_D];
     for (int64_t p = 0; p < n; p++) {
         USEG_TRY(table_reserve(ctx, a, &t, d1));
-        locate_point(features + p * d, d, scale, keys, lat->weight + p * d1);
+        useg_lattice_locate(features + p * d, d, scale, keys, lat->weight + p * d1);
         for (int r = 0; r <= d; r++) lat->corner[p * d1 + r] = table_find(&t, keys + r * d, true);
     }
     const int64_t m = lat->m = t.count;

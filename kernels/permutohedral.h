@@ -9,8 +9,8 @@
 // divides it back out). The caller scales the features by 1/sigma.
 //
 // Build once per feature set (useg_lattice_build_cpu), then filter as many
-// value sets as needed (useg_lattice_filter_cpu). A CUDA twin will take the
-// same arguments with device pointers (`_cuda` suffix).
+// value sets as needed (useg_lattice_filter_cpu). The CUDA twins (`_cuda`
+// suffix, below) take the same arguments with device pointers.
 #pragma once
 
 #include <stddef.h>
@@ -45,6 +45,10 @@ typedef struct useg_lattice {
 useg_status useg_lattice_build_cpu(useg_ctx *ctx, useg_arena *a, const float *features, int64_t n, int d,
                                    useg_lattice *lat);
 
+// USEG_ERR_INVALID_ARG unless 1 <= d <= USEG_LATTICE_MAX_D and 1 <= n with
+// every corner index fitting an int32 (the builds' size checks).
+useg_status useg_lattice_check_size(useg_ctx *ctx, int64_t n, int d);
+
 // Bytes of workspace useg_lattice_filter_cpu needs for v values per point.
 size_t useg_lattice_workspace_size(const useg_lattice *lat, int v);
 
@@ -63,3 +67,21 @@ useg_status useg_lattice_filter_cpu(useg_ctx *ctx, const useg_lattice *lat, cons
 // exactly what useg_lattice_filter_cpu gives it alone. group divides v.
 useg_status useg_lattice_filter_groups_cpu(useg_ctx *ctx, const useg_lattice *lat, const float *in, float *out, int v,
                                            int group, void *workspace);
+
+// --- CUDA (kernels/cuda/permutohedral.cu) ----------------------------------------------
+// useg_lattice_build_cpu on the GPU: the same vertices, neighbours, corner
+// weights and per-vertex splat order (increasing point), so the filters
+// agree bit for bit; slots are numbered in sorted key order instead of first
+// appearance, which no filter result depends on. Device pointers; the
+// lattice's arrays and the build's temporaries come from the device arena
+// with the lifetime of host arena `a`. Waits for the GPU (reads the vertex
+// count back). Fails as the CPU build (a bad feature is found on the device),
+// or with USEG_ERR_DEVICE.
+useg_status useg_lattice_build_cuda(useg_ctx *ctx, useg_arena *a, const float *features, int64_t n, int d,
+                                    useg_lattice *lat);
+
+// useg_lattice_filter_groups_cpu on the GPU (device in, out and workspace of
+// useg_lattice_workspace_size bytes): gathers only, no atomics, the CPU's
+// sums in the CPU's order.
+useg_status useg_lattice_filter_groups_cuda(useg_ctx *ctx, const useg_lattice *lat, const float *in, float *out,
+                                            int v, int group, void *workspace);

@@ -40,14 +40,18 @@
 //                 not unique; the one returned is the start vector's
 //                 component in the eigenspace (deterministic, exact residual).
 //
-// A CUDA twin of each _cpu function, with the same signature and a _cuda
-// suffix, holds the graph's arrays in device memory.
+// CUDA twins (_cuda suffix, below) build and restrict the graph on the GPU
+// and solve a batch of graphs in one launch: the graph's `device` says where
+// its arrays live. They follow the CPU algorithm step for step (shared code
+// in spectral_common.h); only summation orders differ, so vectors agree with
+// the CPU's to the solver's tolerance, not bit for bit.
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "context.h"
+#include "tensor.h"
 
 // Seed of the start vector's PCG32 stream.
 #define USEG_NCUT_START_SEED 0x6e637574u // "ncut"
@@ -58,6 +62,7 @@ typedef struct useg_ncut_graph {
     double eps;       // weight of a non-link, 0 < eps <= 1
     uint64_t *adj;    // (n, words): bit (j % 64) of adj[i * words + j / 64] is A_ij; bits j >= n are 0
     double *degree;   // (n,) d_i = sum_j W_ij = |A_i| + (n - |A_i|) * eps
+    useg_device device; // where adj and degree live (USEG_DEVICE_CPU for the _cpu functions)
 } useg_ncut_graph;
 
 typedef struct useg_ncut_eig_options {
@@ -98,3 +103,33 @@ useg_status useg_ncut_restrict_cpu(useg_ctx *ctx, useg_arena *a, const useg_ncut
 // runs out.
 useg_status useg_ncut_fiedler_cpu(useg_ctx *ctx, const useg_ncut_graph *g, const useg_ncut_eig_options *opt,
                                   double *y, useg_ncut_eig_info *info);
+
+// --- CUDA (kernels/cuda/spectral.cu) ------------------------------------------------
+// Device pointers throughout; the graph's arrays come from the device arena
+// with the lifetime of host arena `a` (ctx->step, ->scratch or ->params). A
+// build without CUDA has none of these (a CUDA tensor cannot exist there).
+
+// useg_ncut_affinity_cpu on the GPU: S = F F' by cuBLAS in f32 (never TF32:
+// its 1e-3 error would flip links), A_ij from the lower triangle
+// (S_max(i,j),min(i,j) > tau), so A is exactly symmetric. Unlike the CPU
+// twin it checks the features itself (reading 8 bytes back): a NaN or
+// infinite value fails with USEG_ERR_INVALID_ARG naming the first one.
+useg_status useg_ncut_affinity_cuda(useg_ctx *ctx, useg_arena *a, const float *feats, int64_t n, int64_t c,
+                                    double tau, double eps, useg_ncut_graph *g);
+
+// useg_ncut_restrict_cpu on the GPU; live (n) bytes on the device.
+useg_status useg_ncut_restrict_cuda(useg_ctx *ctx, useg_arena *a, const useg_ncut_graph *g, const uint8_t *live,
+                                    double tau, useg_ncut_graph *out);
+
+// useg_ncut_fiedler_cpu for `batch` device graphs (each n >= 2, sizes may
+// differ) in one launch, one thread block per graph: y[b] (graphs[b].n
+// doubles, device) and info[b] (host). Each block runs the CPU's Lanczos
+// (same start vector, z0 deflation, full reorthogonalisation twice,
+// convergence test, iteration cap, twin rule and sign rule); every
+// reduction is a fixed tree, so results are the same run to run. Waits for
+// the GPU (info is read back). Fails with USEG_ERR_OUT_OF_MEMORY when the
+// device scratch cannot hold the Krylov bases (max_iter x n doubles per
+// graph), USEG_ERR_DEVICE for a CUDA error.
+useg_status useg_ncut_fiedler_batch_cuda(useg_ctx *ctx, const useg_ncut_graph *graphs, int batch,
+                                         const useg_ncut_eig_options *opt, double *const *y,
+                                         useg_ncut_eig_info *info);

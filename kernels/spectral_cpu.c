@@ -37,7 +37,6 @@
 // side of the mean, eigenvalues within 5e-14.
 #include "spectral.h"
 
-#include <float.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -46,6 +45,7 @@
 #include "dispatch.h"
 #include "gemm.h"
 #include "rng.h"
+#include "spectral_common.h"
 
 // Rows of S per GEMM call: a multiple of 64, so a block starts on a word of A,
 // and small enough that its S block (256 x n floats) stays in cache.
@@ -59,9 +59,6 @@ static const double BREAKDOWN = 1e-14;
 // Below this |mu_2| (lambda_2 = 1 to rounding: W constant on the live patches)
 // twins need not tie in the eigenvector, and equalise_twins is skipped.
 static const double TWIN_MIN_MU = 1e-12;
-// Inverse-iteration sweeps for the eigenvector of T; the eigenvalue is exact
-// to rounding, so two sweeps converge and the third polishes.
-enum { INVERSE_ITERATION_SWEEPS = 3 };
 
 // AVX-512 kernels when the CPU has them, unless USEG_NO_AVX512 is set (the
 // tests run the portable loops that way too).
@@ -75,6 +72,7 @@ static useg_status graph_alloc(useg_ctx *ctx, useg_arena *a, int64_t n, double e
     g->n = n;
     g->words = (n + 63) / 64;
     g->eps = eps;
+    g->device = USEG_DEVICE_CPU;
     USEG_TRY(useg_alloc(ctx, a, (size_t)(n * g->words) * sizeof(uint64_t), (void **)&g->adj));
     return useg_alloc(ctx, a, (size_t)n * sizeof(double), (void **)&g->degree);
 }
@@ -279,23 +277,10 @@ static void adj_matvec_generic(const useg_ncut_graph *g, const double *x, double
 }
 
 
-// --- Small dense helpers (n-vectors, fixed summation order) ----------------------
-
-static double dot(const double *a, const double *b, int64_t n) {
-    double s[4] = {0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (int l = 0; l < 4; l++) s[l] += a[i + l] * b[i + l];
-    for (; i < n; i++) s[0] += a[i] * b[i];
-    return (s[0] + s[1]) + (s[2] + s[3]);
-}
+// --- Small dense helpers (n-vectors; dot and scale are in spectral_common.h) -------
 
 static void axpy(double alpha, const double *x, double *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
-static void scale(double alpha, double *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] *= alpha;
 }
 
 // The operator M = D^(-1/2) W D^(-1/2), with W = eps 11' + (1 - eps) A.
@@ -320,99 +305,10 @@ static void apply_m(const operator_m *op, const double *v, double *out) {
 // w -= sum_j (q_j . w) q_j over the k vectors of q (row stride n) and z0, twice.
 static void reorthogonalise(const double *q, int64_t k, const double *z0, double *w, double *h, int64_t n) {
     for (int pass = 0; pass < 2; pass++) {
-        for (int64_t j = 0; j < k; j++) h[j] = dot(q + j * n, w, n);
-        h[k] = dot(z0, w, n);
+        for (int64_t j = 0; j < k; j++) h[j] = useg_spectral_dot(q + j * n, w, n);
+        h[k] = useg_spectral_dot(z0, w, n);
         for (int64_t j = 0; j < k; j++) axpy(-h[j], q + j * n, w, n);
         axpy(-h[k], z0, w, n);
-    }
-}
-
-// --- The top eigenpair of a symmetric tridiagonal matrix -------------------------
-
-// Eigenvalues of T (diagonal a, off-diagonal b, order m) below x (Sturm count).
-static int64_t sturm_below(const double *a, const double *b, int64_t m, double x, double pivmin) {
-    int64_t count = 0;
-    double q = a[0] - x;
-    for (int64_t i = 0;; i++) {
-        if (fabs(q) < pivmin) q = -pivmin;
-        count += q < 0;
-        if (i + 1 == m) return count;
-        q = a[i + 1] - x - b[i] * b[i] / q;
-    }
-}
-
-typedef struct tridiag_work {
-    double *d, *du, *du2, *dl; // LU factors of T - theta I (LAPACK dgttrf layout)
-    uint8_t *swapped;
-} tridiag_work;
-
-// s = the unit eigenvector of the largest eigenvalue of T (order m).
-static void tridiag_top(const double *a, const double *b, int64_t m, const tridiag_work *wk, double *s) {
-    double lo = a[0], hi = a[0], bmax = 0;
-    for (int64_t i = 0; i < m; i++) { // Gershgorin discs
-        const double r = (i > 0 ? fabs(b[i - 1]) : 0) + (i + 1 < m ? fabs(b[i]) : 0);
-        lo = fmin(lo, a[i] - r);
-        hi = fmax(hi, a[i] + r);
-        if (i + 1 < m) bmax = fmax(bmax, fabs(b[i]));
-    }
-    const double pivmin = DBL_MIN * fmax(1.0, bmax * bmax);
-    while (hi - lo > 2 * DBL_EPSILON * fmax(fabs(lo), fabs(hi)) + pivmin) {
-        const double mid = 0.5 * (lo + hi);
-        if (mid <= lo || mid >= hi) break;
-        if (sturm_below(a, b, m, mid, pivmin) == m) hi = mid;
-        else lo = mid;
-    }
-    const double theta = 0.5 * (lo + hi);
-
-    // Inverse iteration: factor T - theta I with partial pivoting (dgttrf),
-    // replacing a zero pivot by a tiny one, as the matrix is singular to rounding.
-    // |M| <= 1 sets the scale: a zero T (constant W) must not divide by DBL_MIN.
-    const double tiny = DBL_EPSILON * fmax(fmax(fabs(lo), fabs(hi)), fmax(bmax, 1.0));
-    double *d = wk->d, *du = wk->du, *du2 = wk->du2, *dl = wk->dl;
-    for (int64_t i = 0; i < m; i++) d[i] = a[i] - theta;
-    for (int64_t i = 0; i + 1 < m; i++) du[i] = dl[i] = b[i];
-    for (int64_t i = 0; i + 1 < m; i++) {
-        du2[i] = 0;
-        if (fabs(d[i]) >= fabs(dl[i])) {
-            if (d[i] == 0) d[i] = tiny;
-            const double l = dl[i] / d[i];
-            dl[i] = l;
-            d[i + 1] -= l * du[i];
-            wk->swapped[i] = 0;
-        } else {
-            const double l = d[i] / dl[i];
-            d[i] = dl[i];
-            dl[i] = l;
-            const double t = du[i];
-            du[i] = d[i + 1];
-            d[i + 1] = t - l * d[i + 1];
-            if (i + 2 < m) {
-                du2[i] = du[i + 1];
-                du[i + 1] = -l * du[i + 1];
-            }
-            wk->swapped[i] = 1;
-        }
-    }
-    if (fabs(d[m - 1]) < tiny) d[m - 1] = tiny;
-    // A start with no special structure, so it is not orthogonal to the eigenvector.
-    for (int64_t i = 0; i < m; i++) s[i] = 1.0 + 0.5 * sin((double)i + 0.5);
-    for (int sweep = 0; sweep < INVERSE_ITERATION_SWEEPS; sweep++) {
-        for (int64_t i = 0; i + 1 < m; i++) {
-            if (wk->swapped[i]) {
-                const double t = s[i];
-                s[i] = s[i + 1];
-                s[i + 1] = t - dl[i] * s[i];
-            } else {
-                s[i + 1] -= dl[i] * s[i];
-            }
-        }
-        for (int64_t i = m - 1; i >= 0; i--) {
-            double v = s[i];
-            if (i + 1 < m) v -= du[i] * s[i + 1];
-            if (i + 2 < m) v -= du2[i] * s[i + 2];
-            s[i] = v / d[i];
-        }
-        scale(1.0 / sqrt(dot(s, s, m)), s, m);
     }
 }
 
@@ -427,15 +323,6 @@ static int cmp_row_key(const void *pa, const void *pb) {
     const row_key *a = pa, *b = pb;
     if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
     return (a->index > b->index) - (a->index < b->index);
-}
-
-static uint64_t row_hash(const uint64_t *row, int64_t words) {
-    uint64_t h = 0x9E3779B97F4A7C15ull;
-    for (int64_t k = 0; k < words; k++) {
-        h = (h ^ row[k]) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-    }
-    return h;
 }
 
 static bool same_row(const useg_ncut_graph *g, int64_t i, int64_t j) {
@@ -453,7 +340,7 @@ static bool same_row(const useg_ncut_graph *g, int64_t i, int64_t j) {
 static void equalise_twins(const useg_ncut_graph *g, double *y, row_key *keys, uint8_t *grouped) {
     const int64_t n = g->n;
     USEG_ASSERT(n >= 2, "equalise_twins: %lld nodes", (long long)n);
-    for (int64_t i = 0; i < n; i++) keys[i] = (row_key){row_hash(g->adj + i * g->words, g->words), i};
+    for (int64_t i = 0; i < n; i++) keys[i] = (row_key){useg_spectral_row_hash(g->adj + i * g->words, g->words), i};
     qsort(keys, (size_t)n, sizeof *keys, cmp_row_key);
     memset(grouped, 0, (size_t)n * sizeof *grouped);
     for (int64_t start = 0, end; start < n; start = end) {
@@ -509,7 +396,7 @@ useg_status useg_ncut_fiedler_cpu(useg_ctx *ctx, const useg_ncut_graph *g, const
     h = s + kmax;          // kmax + 1 entries
     lu = h + kmax + 1;     // 4 * kmax
     grouped = swapped + kmax;
-    const tridiag_work wk = {.d = lu, .du = lu + kmax, .du2 = lu + 2 * kmax, .dl = lu + 3 * kmax, .swapped = swapped};
+    const useg_tridiag_work wk = {.d = lu, .du = lu + kmax, .du2 = lu + 2 * kmax, .dl = lu + 3 * kmax, .swapped = swapped};
     const operator_m op = {.g = g, .isd = isd, .x = x, .ax = ax,
                            .adj_matvec = use_avx512() ? adj_matvec_avx512 : adj_matvec_generic};
 
@@ -526,36 +413,36 @@ useg_status useg_ncut_fiedler_cpu(useg_ctx *ctx, const useg_ncut_graph *g, const
     useg_rng_seed(&rng, USEG_NCUT_START_SEED, 0);
     for (int64_t i = 0; i < n; i++) q[i] = useg_rng_normal(&rng);
     reorthogonalise(q, 0, z0, q, h, n);
-    scale(1.0 / sqrt(dot(q, q, n)), q, n);
+    useg_spectral_scale(1.0 / sqrt(useg_spectral_dot(q, q, n)), q, n);
 
     int64_t m = 0; // Lanczos steps taken = order of T
     double estimate = INFINITY;
     for (;;) {
         double *qk = q + m * n;
         apply_m(&op, qk, w);
-        alpha[m] = dot(qk, w, n);
+        alpha[m] = useg_spectral_dot(qk, w, n);
         axpy(-alpha[m], qk, w, n);
         if (m > 0) axpy(-beta[m - 1], qk - n, w, n);
         reorthogonalise(q, m + 1, z0, w, h, n);
-        beta[m] = sqrt(dot(w, w, n));
+        beta[m] = sqrt(useg_spectral_dot(w, w, n));
         m++;
-        tridiag_top(alpha, beta, m, &wk, s);
+        useg_tridiag_top(alpha, beta, m, &wk, s);
         estimate = beta[m - 1] * fabs(s[m - 1]);
         if (estimate <= tol || beta[m - 1] <= BREAKDOWN || m == kmax) break;
         memcpy(q + m * n, w, (size_t)n * sizeof(double));
-        scale(1.0 / beta[m - 1], q + m * n, n);
+        useg_spectral_scale(1.0 / beta[m - 1], q + m * n, n);
     }
 
     // z = Q s, then its true residual and Rayleigh quotient from one more product.
     double *z = y;
     memset(z, 0, (size_t)n * sizeof(double));
     for (int64_t j = 0; j < m; j++) axpy(s[j], q + j * n, z, n);
-    scale(1.0 / sqrt(dot(z, z, n)), z, n);
+    useg_spectral_scale(1.0 / sqrt(useg_spectral_dot(z, z, n)), z, n);
     apply_m(&op, z, w);
-    const double mu = dot(z, w, n);
+    const double mu = useg_spectral_dot(z, w, n);
     axpy(-mu, z, w, n);
     info->eigenvalue = 1.0 - mu;
-    info->residual = sqrt(dot(w, w, n));
+    info->residual = sqrt(useg_spectral_dot(w, w, n));
     info->iterations = (int)m;
     info->converged = estimate <= tol || beta[m - 1] <= BREAKDOWN || m == n - 1;
 
@@ -565,12 +452,12 @@ useg_status useg_ncut_fiedler_cpu(useg_ctx *ctx, const useg_ncut_graph *g, const
         equalise_twins(g, y, keys, grouped);
         double ydy = 0;
         for (int64_t i = 0; i < n; i++) ydy += g->degree[i] * y[i] * y[i];
-        scale(1.0 / sqrt(ydy), y, n);
+        useg_spectral_scale(1.0 / sqrt(ydy), y, n);
     }
     int64_t peak = 0;
     for (int64_t i = 1; i < n; i++)
         if (fabs(y[i]) > fabs(y[peak])) peak = i;
-    if (y[peak] < 0) scale(-1.0, y, n);
+    if (y[peak] < 0) useg_spectral_scale(-1.0, y, n);
     useg_arena_rewind(&ctx->scratch, mark);
     return USEG_OK;
 }

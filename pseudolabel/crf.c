@@ -29,6 +29,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "device.h"
 #include "dispatch.h"
 #include "permutohedral.h"
 
@@ -37,14 +38,15 @@ const useg_crf_params useg_crf_maskcut = {
 const useg_crf_params useg_crf_stego = {
     .w_gauss = 3, .sxy_gauss = 1, .w_bilateral = 4, .sxy_bilateral = 67, .srgb = 3, .iterations = 10, .bgr = true};
 
-// x itself or a contiguous copy, when x is a CPU tensor with dtype dt, ndim
-// dims and, where shape[i] > 0, that size; otherwise an error naming `op`
-// and `what` (USEG_ERR_UNSUPPORTED for a CUDA tensor, USEG_ERR_SHAPE else).
+// x itself or a contiguous copy, when x is a tensor on `device` with dtype
+// dt, ndim dims and, where shape[i] > 0, that size; otherwise an error naming
+// `op` and `what` (USEG_ERR_UNSUPPORTED for another device, USEG_ERR_SHAPE else).
 static useg_status check_input(useg_ctx *ctx, const char *op, const char *what, useg_tensor *x, useg_dtype dt,
-                               int ndim, const int64_t *shape, useg_tensor **out) {
+                               int ndim, const int64_t *shape, useg_device device, useg_tensor **out) {
     char buf[96];
-    if (x->device != USEG_DEVICE_CPU)
-        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: %s is on CUDA; only the CPU implementation exists", op, what);
+    if (x->device != device)
+        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: %s is on %s; not supported on this device (expected %s)", op,
+                         what, useg_device_name(x->device), useg_device_name(device));
     bool ok = x->dtype == dt && x->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = x->shape[i] >= 1 && (shape[i] <= 0 || x->shape[i] == shape[i]);
     if (!ok) {
@@ -57,7 +59,7 @@ static useg_status check_input(useg_ctx *ctx, const char *op, const char *what, 
             else
                 len += (size_t)snprintf(want + len, sizeof want - len, "%s%c", sep, "GLHW"[4 - ndim + i]);
         }
-        if (len < sizeof want) snprintf(want + len, sizeof want - len, ") %s on the CPU", useg_dtype_name(dt));
+        if (len < sizeof want) snprintf(want + len, sizeof want - len, ") %s", useg_dtype_name(dt));
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %s is %s, expected %s", op, what, useg_shape_str(x, buf, sizeof buf),
                          want);
     }
@@ -92,13 +94,7 @@ static useg_status kernel_init(useg_ctx *ctx, const float *features, int64_t n, 
 static void exp_normalize(const float *x, float *q, int64_t n, int G, int L) {
 #pragma omp parallel for schedule(static) if (n * G * L >= USEG_PARALLEL_THRESHOLD)
     for (int64_t p = 0; p < n * G; p++) {
-        const float *xp = x + p * L;
-        float *qp = q + p * L;
-        float mx = xp[0];
-        for (int k = 1; k < L; k++) mx = xp[k] > mx ? xp[k] : mx;
-        float sum = 0;
-        for (int k = 0; k < L; k++) sum += qp[k] = expf(xp[k] - mx);
-        for (int k = 0; k < L; k++) qp[k] /= sum;
+        useg_crf_softmax(x + p * L, q + p * L, L);
     }
 }
 
@@ -204,13 +200,21 @@ static useg_status dense_crf_checked(useg_ctx *ctx, const char *op, useg_tensor 
                                      const useg_crf_params *params, useg_tensor *labels, useg_tensor *q) {
     const int64_t G = u->shape[0], L = u->shape[1], H = u->shape[2], W = u->shape[3];
     useg_tensor *im;
-    USEG_TRY(check_input(ctx, op, "image", image, USEG_U8, 3, (const int64_t[]){H, W, 3}, &im));
+    USEG_TRY(check_input(ctx, op, "image", image, USEG_U8, 3, (const int64_t[]){H, W, 3}, u->device, &im));
     if (L > 256)
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %lld labels, at most 256 fit the u8 label map", op, (long long)L);
     if (G * L > 4096)
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: %lld problems of %lld labels, at most 4096 channels in all", op,
                          (long long)G, (long long)L);
     USEG_TRY(check_params(ctx, params));
+    if (u->device == USEG_DEVICE_CUDA) {
+#if USEG_HAVE_CUDA
+        return useg_dense_crf_cuda(ctx, im->data, u->data, H, W, (int)G, (int)L, params, labels->data,
+                                   q ? q->data : NULL);
+#else
+        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: not supported on this device (built without CUDA)", op);
+#endif
+    }
     useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
     useg_status st = dense_crf(ctx, im->data, u->data, H, W, (int)G, (int)L, params, labels->data, q ? q->data : NULL);
     useg_arena_rewind(&ctx->scratch, mark);
@@ -220,20 +224,23 @@ static useg_status dense_crf_checked(useg_ctx *ctx, const char *op, useg_tensor 
 useg_status useg_dense_crf(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary, const useg_crf_params *params,
                            useg_tensor **labels, useg_tensor **q) {
     useg_tensor *u, *u4;
-    USEG_TRY(check_input(ctx, "dense_crf", "unary", unary, USEG_F32, 3, (const int64_t[]){0, 0, 0}, &u));
+    USEG_TRY(check_input(ctx, "dense_crf", "unary", unary, USEG_F32, 3, (const int64_t[]){0, 0, 0}, unary->device,
+                         &u));
     const int64_t L = u->shape[0], H = u->shape[1], W = u->shape[2];
     USEG_TRY(useg_reshape(ctx, u, 4, (const int64_t[]){1, L, H, W}, &u4));
-    USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 2, (const int64_t[]){H, W}, labels));
-    if (q) USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 3, u->shape, q));
+    USEG_TRY(useg_empty_on(ctx, NULL, u->device, USEG_U8, 2, (const int64_t[]){H, W}, labels));
+    if (q) USEG_TRY(useg_empty_on(ctx, NULL, u->device, USEG_F32, 3, u->shape, q));
     return dense_crf_checked(ctx, "dense_crf", image, u4, params, *labels, q ? *q : NULL);
 }
 
 useg_status useg_dense_crf_batch(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary, const useg_crf_params *params,
                                  useg_tensor **labels, useg_tensor **q) {
     useg_tensor *u;
-    USEG_TRY(check_input(ctx, "dense_crf_batch", "unary", unary, USEG_F32, 4, (const int64_t[]){0, 0, 0, 0}, &u));
-    USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 3, (const int64_t[]){u->shape[0], u->shape[2], u->shape[3]}, labels));
-    if (q) USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 4, u->shape, q));
+    USEG_TRY(check_input(ctx, "dense_crf_batch", "unary", unary, USEG_F32, 4, (const int64_t[]){0, 0, 0, 0},
+                         unary->device, &u));
+    USEG_TRY(useg_empty_on(ctx, NULL, u->device, USEG_U8, 3, (const int64_t[]){u->shape[0], u->shape[2], u->shape[3]},
+                           labels));
+    if (q) USEG_TRY(useg_empty_on(ctx, NULL, u->device, USEG_F32, 4, u->shape, q));
     return dense_crf_checked(ctx, "dense_crf_batch", image, u, params, *labels, q ? *q : NULL);
 }
 
@@ -241,7 +248,7 @@ useg_status useg_dense_crf_batch(useg_ctx *ctx, useg_tensor *image, useg_tensor 
 
 static useg_status check_mask(useg_ctx *ctx, const char *op, const char *what, useg_tensor *mask, const int64_t *hw,
                               useg_tensor **out) {
-    return check_input(ctx, op, what, mask, USEG_U8, 2, hw ? hw : (const int64_t[]){0, 0}, out);
+    return check_input(ctx, op, what, mask, USEG_U8, 2, hw ? hw : (const int64_t[]){0, 0}, USEG_DEVICE_CPU, out);
 }
 
 // The unary (2, n) of mask (n) into dst.
@@ -320,7 +327,8 @@ useg_status useg_maskcut_refine_batch(useg_ctx *ctx, useg_tensor *image, useg_te
                                       bool *kept, double *ious) {
     useg_tensor *m, *unary, *labels;
     const int64_t H = image->ndim == 3 ? image->shape[0] : 0, W = image->ndim == 3 ? image->shape[1] : 0;
-    USEG_TRY(check_input(ctx, "maskcut_refine", "masks", masks, USEG_U8, 3, (const int64_t[]){0, H, W}, &m));
+    USEG_TRY(check_input(ctx, "maskcut_refine", "masks", masks, USEG_U8, 3, (const int64_t[]){0, H, W},
+                         USEG_DEVICE_CPU, &m));
     const int64_t G = m->shape[0], n = H * W;
     USEG_TRY(useg_empty(ctx, NULL, USEG_F32, 4, (const int64_t[]){G, 2, H, W}, &unary));
     for (int64_t g = 0; g < G; g++)

@@ -10,24 +10,17 @@
 // with pydensecrf's defaults: DIAG_KERNEL (features divided by the sigmas)
 // and NORMALIZE_SYMMETRIC, K Q = n * filter(n * Q), n = 1 / sqrt(filter(1)).
 // Images are (H, W, 3) u8 tensors, unaries (L, H, W) f32, masks (H, W) u8
-// with nonzero meaning foreground; all on the CPU (any strides), every
-// function answering USEG_ERR_UNSUPPORTED for a CUDA tensor.
+// with nonzero meaning foreground; any strides. useg_dense_crf and
+// useg_dense_crf_batch run on the GPU when image and unary are CUDA tensors
+// (kernels/dense_crf.h); the mask helpers are CPU only and answer
+// USEG_ERR_UNSUPPORTED for a CUDA tensor.
 #pragma once
 
 #include <stdbool.h>
 
 #include "context.h"
+#include "dense_crf.h"
 #include "tensor.h"
-
-typedef struct useg_crf_params {
-    float w_gauss;        // Potts weight of the smoothness kernel
-    float sxy_gauss;      // its position sigma, pixels
-    float w_bilateral;    // Potts weight of the appearance kernel
-    float sxy_bilateral;  // its position sigma, pixels
-    float srgb;           // its colour sigma, 0..255 units
-    int iterations;       // mean-field iterations
-    bool bgr;             // read the image's channels in reverse order (see below)
-} useg_crf_params;
 
 // MaskCut (CutLER maskcut/crf.py): 7/3, 10/50/5, 10 iterations, the RGB image.
 extern const useg_crf_params useg_crf_maskcut;
@@ -42,9 +35,11 @@ extern const useg_crf_params useg_crf_stego;
 // (L, H, W) f32 (-log p, pydensecrf's setUnaryEnergy layout), 1 <= L <= 256.
 // *labels (H, W) u8 gets argmax Q (the first label on ties); when q is not
 // NULL, *q (L, H, W) f32 gets the marginals Q. Outputs live in ctx->step;
-// workspaces come from ctx->scratch and are given back. Fails with
-// USEG_ERR_SHAPE (shapes, dtypes), USEG_ERR_UNSUPPORTED (CUDA tensors: CPU
-// only for now), USEG_ERR_INVALID_ARG (a sigma not > 0, a non-finite weight,
+// workspaces come from ctx->scratch and are given back. With image and
+// unary on the GPU the outputs are on the GPU too (labels agree with the
+// CPU's to float rounding, see kernels/dense_crf.h). Fails with
+// USEG_ERR_SHAPE (shapes, dtypes), USEG_ERR_UNSUPPORTED (one input on the
+// GPU and the other not), USEG_ERR_INVALID_ARG (a sigma not > 0, a non-finite weight,
 // iterations < 0) or USEG_ERR_OUT_OF_MEMORY.
 useg_status useg_dense_crf(useg_ctx *ctx, useg_tensor *image, useg_tensor *unary,
                            const useg_crf_params *params, useg_tensor **labels, useg_tensor **q);

@@ -1,7 +1,9 @@
 // MaskCut's cut loop (see ncut.h): argument checks, device dispatch of the
-// graph and eigensolver kernels (kernels/spectral.h), and the per-cut host
-// logic (bipartition, foreground rule, connected component, rejections),
-// which is O(n) per cut and stays on the host for every device.
+// graph and eigensolver kernels (kernels/spectral.h: features on the GPU
+// build, restrict and solve there, and only y, n doubles per cut, comes
+// back), and the per-cut host logic (bipartition, foreground rule, connected
+// component, rejections), which is O(n) per cut and stays on the host for
+// every device.
 //
 // The graph of the full feature set is built once: zeroing a patch's
 // features changes only that patch's row and column of S (rows are
@@ -20,6 +22,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "device.h"
 #include "tensor.h"
 
 useg_maskcut_options useg_maskcut_default_options(void) {
@@ -44,23 +47,73 @@ static useg_status feature_rows(useg_ctx *ctx, const char *op, const useg_tensor
     if (feats->dtype != USEG_F32)
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: features must be f32, got %s", op,
                          useg_shape_str(feats, buf, sizeof buf));
-    if (feats->device != USEG_DEVICE_CPU)
-        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: not supported on this device (CPU only in this build)", op);
     if (n < 2 || c < 1)
         return useg_fail(ctx, USEG_ERR_SHAPE, "%s: features %s: a graph needs at least 2 patches and 1 channel", op,
                          useg_shape_str(feats, buf, sizeof buf));
     useg_tensor *dense = (useg_tensor *)feats;
     if (!useg_is_contiguous(feats)) {
-        USEG_TRY(useg_empty(ctx, NULL, USEG_F32, feats->ndim, feats->shape, &dense));
+        USEG_TRY(useg_empty_on(ctx, NULL, feats->device, USEG_F32, feats->ndim, feats->shape, &dense));
         USEG_TRY(useg_copy_into(ctx, dense, feats));
     }
     const float *x = dense->data;
+    *rows = x;
+    if (feats->device != USEG_DEVICE_CPU) return USEG_OK; // the CUDA graph checks them on the GPU
     for (int64_t i = 0; i < n * c; i++)
         if (!isfinite(x[i]))
             return useg_fail(ctx, USEG_ERR_INVALID_ARG, "%s: feature %lld of patch %lld is %g", op,
                              (long long)(i % c), (long long)(i / c), (double)x[i]);
-    *rows = x;
     return USEG_OK;
+}
+
+// --- Device dispatch: the graph and eigensolver kernels of the features' device ---------
+
+#if !USEG_HAVE_CUDA
+static useg_status no_cuda(useg_ctx *ctx, const char *op) {
+    return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "%s: not supported on this device (built without CUDA)", op);
+}
+#endif
+
+static useg_status graph_on(useg_ctx *ctx, useg_arena *a, useg_device device, const float *rows, int64_t n, int64_t c,
+                            double tau, double eps, useg_ncut_graph *g) {
+    if (device == USEG_DEVICE_CPU) return useg_ncut_affinity_cpu(ctx, a, rows, n, c, tau, eps, g);
+#if USEG_HAVE_CUDA
+    return useg_ncut_affinity_cuda(ctx, a, rows, n, c, tau, eps, g);
+#else
+    return no_cuda(ctx, "ncut_affinity");
+#endif
+}
+
+// The graph g restricted to the host mask live (n) bytes, on g's device.
+static useg_status restrict_on(useg_ctx *ctx, useg_arena *a, const useg_ncut_graph *g, const uint8_t *live,
+                               double tau, useg_ncut_graph *out) {
+    if (g->device == USEG_DEVICE_CPU) return useg_ncut_restrict_cpu(ctx, a, g, live, tau, out);
+#if USEG_HAVE_CUDA
+    void *live_dev;
+    USEG_TRY(useg_scratch_alloc(ctx, USEG_DEVICE_CUDA, (size_t)g->n, &live_dev));
+    USEG_TRY(useg_cuda_memcpy(ctx, live_dev, USEG_DEVICE_CUDA, live, USEG_DEVICE_CPU, (size_t)g->n));
+    return useg_ncut_restrict_cuda(ctx, a, g, live_dev, tau, out);
+#else
+    return no_cuda(ctx, "ncut_restrict");
+#endif
+}
+
+// y (n) in host memory: the Fiedler vector of g, solved on g's device.
+static useg_status fiedler_on(useg_ctx *ctx, const useg_ncut_graph *g, const useg_ncut_eig_options *opt, double *y,
+                              useg_ncut_eig_info *info) {
+    if (g->device == USEG_DEVICE_CPU) return useg_ncut_fiedler_cpu(ctx, g, opt, y, info);
+#if USEG_HAVE_CUDA
+    useg_scratch_mark mark = useg_scratch_get_mark(ctx);
+    void *y_dev;
+    useg_status st = useg_scratch_alloc(ctx, USEG_DEVICE_CUDA, (size_t)g->n * sizeof(double), &y_dev);
+    if (st == USEG_OK) st = useg_ncut_fiedler_batch_cuda(ctx, g, 1, opt, (double *const *)&y_dev, info);
+    if (st == USEG_OK)
+        st = useg_cuda_memcpy(ctx, y, USEG_DEVICE_CPU, y_dev, USEG_DEVICE_CUDA, (size_t)g->n * sizeof(double));
+    useg_scratch_rewind(ctx, mark);
+    return st;
+#else
+    (void)opt, (void)y, (void)info;
+    return no_cuda(ctx, "ncut_fiedler");
+#endif
 }
 
 useg_status useg_ncut_affinity(useg_ctx *ctx, useg_arena *a, const useg_tensor *feats, double tau, double eps,
@@ -72,7 +125,7 @@ useg_status useg_ncut_affinity(useg_ctx *ctx, useg_arena *a, const useg_tensor *
     USEG_TRY(check_graph_args(ctx, "ncut_affinity", tau, eps));
     const float *rows;
     USEG_TRY(feature_rows(ctx, "ncut_affinity", feats, feats->shape[0], feats->shape[1], &rows));
-    return useg_ncut_affinity_cpu(ctx, a ? a : &ctx->step, rows, feats->shape[0], feats->shape[1], tau, eps, g);
+    return graph_on(ctx, a ? a : &ctx->step, feats->device, rows, feats->shape[0], feats->shape[1], tau, eps, g);
 }
 
 useg_status useg_ncut_fiedler(useg_ctx *ctx, const useg_ncut_graph *g, const useg_ncut_eig_options *opt,
@@ -80,8 +133,13 @@ useg_status useg_ncut_fiedler(useg_ctx *ctx, const useg_ncut_graph *g, const use
     if (g->n < 2)
         return useg_fail(ctx, USEG_ERR_SHAPE, "ncut_fiedler: a graph of %lld nodes has no second eigenvector",
                          (long long)g->n);
-    USEG_TRY(useg_empty(ctx, NULL, USEG_F64, 1, &g->n, y));
-    return useg_ncut_fiedler_cpu(ctx, g, opt, (*y)->data, info);
+    USEG_TRY(useg_empty_on(ctx, NULL, g->device, USEG_F64, 1, &g->n, y));
+    if (g->device == USEG_DEVICE_CPU) return useg_ncut_fiedler_cpu(ctx, g, opt, (*y)->data, info);
+#if USEG_HAVE_CUDA
+    return useg_ncut_fiedler_batch_cuda(ctx, g, 1, opt, (double *const *)&(*y)->data, info);
+#else
+    return no_cuda(ctx, "ncut_fiedler");
+#endif
 }
 
 // --- The cut loop ---------------------------------------------------------------------
@@ -168,7 +226,7 @@ useg_status useg_maskcut(useg_ctx *ctx, const useg_tensor *feats, const useg_mas
     // Per-cut work in scratch, given back at the end; the masks go to ctx->step.
     useg_tensor *out;
     USEG_TRY(useg_zeros(ctx, NULL, USEG_U8, 3, (const int64_t[]){opt->n_masks, h, w}, &out));
-    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+    useg_scratch_mark mark = useg_scratch_get_mark(ctx); // host and, with a GPU, device
     uint8_t *painted, *live, *fg, *comp, *prev;
     int64_t *stack;
     double *y;
@@ -176,7 +234,7 @@ useg_status useg_maskcut(useg_ctx *ctx, const useg_tensor *feats, const useg_mas
     useg_status st = useg_alloc(ctx, &ctx->scratch, 5 * (size_t)n, (void **)&painted);
     if (st == USEG_OK) st = useg_alloc(ctx, &ctx->scratch, (size_t)n * sizeof(int64_t), (void **)&stack);
     if (st == USEG_OK) st = useg_alloc(ctx, &ctx->scratch, (size_t)n * sizeof(double), (void **)&y);
-    if (st == USEG_OK) st = useg_ncut_affinity_cpu(ctx, &ctx->scratch, rows, n, c, opt->tau, opt->eps, &base);
+    if (st == USEG_OK) st = graph_on(ctx, &ctx->scratch, feats->device, rows, n, c, opt->tau, opt->eps, &base);
     if (st != USEG_OK) goto done;
     live = painted + n;
     fg = live + n;
@@ -187,16 +245,16 @@ useg_status useg_maskcut(useg_ctx *ctx, const useg_tensor *feats, const useg_mas
 
     int t = 0;
     for (; t < opt->n_masks; t++) {
-        useg_arena_mark cut_mark = useg_arena_get_mark(&ctx->scratch);
+        useg_scratch_mark cut_mark = useg_scratch_get_mark(ctx);
         useg_ncut_graph restricted, *g = &base;
         if (memchr(painted, 1, (size_t)n)) {
             for (int64_t i = 0; i < n; i++) live[i] = !painted[i];
-            st = useg_ncut_restrict_cpu(ctx, &ctx->scratch, &base, live, opt->tau, &restricted);
+            st = restrict_on(ctx, &ctx->scratch, &base, live, opt->tau, &restricted);
             g = &restricted;
         }
         useg_ncut_eig_info eig;
-        if (st == USEG_OK) st = useg_ncut_fiedler_cpu(ctx, g, &opt->eig, y, &eig);
-        useg_arena_rewind(&ctx->scratch, cut_mark);
+        if (st == USEG_OK) st = fiedler_on(ctx, g, &opt->eig, y, &eig);
+        useg_scratch_rewind(ctx, cut_mark);
         if (st != USEG_OK) goto done;
         // The solver returns y[argmax |y|] > 0; the other convention is its mirror.
         if (opt->sign == USEG_MASKCUT_PEAK_NEGATIVE)
@@ -229,6 +287,6 @@ useg_status useg_maskcut(useg_ctx *ctx, const useg_tensor *feats, const useg_mas
     *masks = out;
     *count = t;
 done:
-    useg_arena_rewind(&ctx->scratch, mark);
+    useg_scratch_rewind(ctx, mark);
     return st;
 }

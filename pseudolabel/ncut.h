@@ -85,19 +85,23 @@ typedef struct useg_maskcut_info {
 
 // Graph of features `feats` (n, C) f32 (rows: patches; zero rows allowed:
 // masked patches), as in kernels/spectral.h; the arrays go to arena `a`
-// (ctx->step when NULL). Fails with USEG_ERR_SHAPE (not 2-D, n < 2, C < 1,
-// not f32), USEG_ERR_INVALID_ARG (tau outside [-1, 1), eps outside (0, 1], a
-// NaN or infinite feature), USEG_ERR_UNSUPPORTED (not on the CPU).
+// (ctx->step when NULL), on the features' device (g->device: a CUDA tensor
+// builds the graph on the GPU). Fails with USEG_ERR_SHAPE (not 2-D, n < 2,
+// C < 1, not f32), USEG_ERR_INVALID_ARG (tau outside [-1, 1), eps outside
+// (0, 1], a NaN or infinite feature), USEG_ERR_UNSUPPORTED (a CUDA tensor in
+// a build without CUDA).
 useg_status useg_ncut_affinity(useg_ctx *ctx, useg_arena *a, const useg_tensor *feats, double tau, double eps,
                                useg_ncut_graph *g);
 
-// y (n,) f64 in ctx->step: the second generalised eigenvector of g
-// (kernels/spectral.h conventions: y' D y = 1, y[argmax |y|] > 0). opt may
-// be NULL (defaults). info gets the eigenvalue and convergence record.
+// y (n,) f64 in ctx->step, on g's device: the second generalised
+// eigenvector of g (kernels/spectral.h conventions: y' D y = 1,
+// y[argmax |y|] > 0). opt may be NULL (defaults). info gets the eigenvalue and convergence record.
 useg_status useg_ncut_fiedler(useg_ctx *ctx, const useg_ncut_graph *g, const useg_ncut_eig_options *opt,
                               useg_tensor **y, useg_ncut_eig_info *info);
 
-// MaskCut on a grid of patch features `feats` (h, w, C) f32 (any strides).
+// MaskCut on a grid of patch features `feats` (h, w, C) f32 (any strides),
+// on the CPU or on the GPU (CUDA features: graph and eigensolves there, the
+// per-cut logic on the host; masks and info on the host either way).
 // *masks = (count, h, w) u8 0/1 in ctx->step; info[0 .. count-1] (caller's
 // array of opt->n_masks entries) describe the cuts, the rest of the array is
 // unspecified. count = n_masks unless early_stop ended the chain. Fails like useg_ncut_affinity, and with

@@ -40,6 +40,17 @@ static inline useg_status useg_cuda_scratch(useg_ctx *ctx, size_t bytes, void **
     return useg_scratch_alloc(ctx, USEG_DEVICE_CUDA, bytes, out);
 }
 
+// `bytes` bytes of device memory with the lifetime of host arena `lifetime`
+// (ctx->step, ->scratch or ->params): for kernels whose CPU twin allocates
+// its results in a caller's arena.
+static inline useg_status useg_cuda_lifetime_alloc(useg_ctx *ctx, useg_arena *lifetime, size_t bytes, void **out) {
+    useg_tensor *t;
+    const int64_t size = (int64_t)bytes;
+    USEG_TRY(useg_empty_on(ctx, lifetime, USEG_DEVICE_CUDA, USEG_U8, 1, &size, &t));
+    *out = t->data;
+    return USEG_OK;
+}
+
 // --- Storage dtypes -----------------------------------------------------------------
 template <typename T> __device__ __forceinline__ float load_f32(const T *p) { return (float)*p; }
 template <> __device__ __forceinline__ float load_f32<__half>(const __half *p) { return __half2float(*p); }

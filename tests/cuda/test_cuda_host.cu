@@ -11,7 +11,15 @@
 //    shape and strides do (broadcast, transposed, sliced operands);
 //  - the warp reductions' combining rules (combine.cuh), replayed lane by
 //    lane with the butterfly: first maximum with NaN and ties, and the online
-//    softmax's (max, sum) with -inf and NaN entries.
+//    softmax's (max, sum) with -inf and NaN entries;
+//  - the normalized cut (spectral_math.cuh): the threshold reads one
+//    lower-triangle entry per pair, the same for (i, j) and (j, i); the
+//    warp-per-row product visits every bit of a row once; the block argmax
+//    keeps the first largest |y| under the butterfly and the warp tree;
+//  - the lattice keys (lattice_keys.cuh): sorting entries one word at a time
+//    from the last, stably (what the CUB passes do), orders keys as
+//    key_compare does with equal keys in entry order, and find_key finds
+//    every vertex and no absent key.
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +27,8 @@
 #include "cuda_common.cuh"
 #include "index_math.cuh"
 #include "interp_taps.cuh"
+#include "lattice_keys.cuh"
+#include "spectral_math.cuh"
 extern "C" {
 #include "../check.h"
 #include "rng.h"
@@ -330,10 +340,127 @@ static void test_combining(void) {
     CHECK(bad_softmax == 0, "warp online softmax: %d of 3000 rows differ from the two-pass (max, sum)", bad_softmax);
 }
 
+// --- Normalized cut ---------------------------------------------------------------------------
+
+static void test_spectral_math(void) {
+    int bad = 0;
+    for (int64_t n = 1; n <= 70; n += 23) {
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) {
+                const int64_t e = lower_index(i, j, n), r = e / n, c = e % n;
+                bad += e != lower_index(j, i, n) || r < c || !((r == i && c == j) || (r == j && c == i));
+            }
+    }
+    CHECK(bad == 0, "lower_index: %d pairs read outside the lower triangle or differently from their mirror", bad);
+    // Every bit of a row of `words` words is visited by exactly one (lane, half), at its own column.
+    int seen[3 * 64] = {0};
+    for (int64_t k = 0; k < 3; k++)
+        for (int lane = 0; lane < 32; lane++)
+            for (int half = 0; half < 2; half++) {
+                const int64_t j = adj_column(k, lane, half), bit = lane + 32 * half;
+                if (j != 64 * k + bit) bad++;
+                seen[j]++;
+            }
+    for (int j = 0; j < 3 * 64; j++) bad += seen[j] != 1;
+    CHECK(bad == 0, "adj_column: %d bits missed, repeated or misplaced", bad);
+    // The block argmax of spectral.cu: each thread scans i = t, t + T, ...,
+    // then a butterfly within warps and a fold over the warps, replayed.
+    useg_rng rng;
+    useg_rng_seed(&rng, 7, 0);
+    for (int trial = 0; trial < 200; trial++) {
+        enum { T = 128, WARPS = T / 32 };
+        const int64_t n = 1 + (int64_t)(useg_rng_uniform(&rng) * 700);
+        double v[700];
+        for (int64_t i = 0; i < n; i++) v[i] = (double)(int)(useg_rng_uniform(&rng) * 9) - 4; // many ties
+        double best[T];
+        int64_t at[T];
+        for (int t = 0; t < T; t++) {
+            best[t] = -1, at[t] = 0;
+            for (int64_t i = t; i < n; i += T)
+                if (fabs(v[i]) > best[t]) best[t] = fabs(v[i]), at[t] = i;
+        }
+        for (int w = 0; w < WARPS; w++)
+            for (int o = 16; o > 0; o /= 2) {
+                double nb[32];
+                int64_t ni[32];
+                for (int l = 0; l < 32; l++) nb[l] = best[w * 32 + (l ^ o)], ni[l] = at[w * 32 + (l ^ o)];
+                for (int l = 0; l < 32; l++)
+                    if (argmax_prefers(nb[l], ni[l], best[w * 32 + l], at[w * 32 + l]))
+                        best[w * 32 + l] = nb[l], at[w * 32 + l] = ni[l];
+            }
+        double b0 = best[0];
+        int64_t a0 = at[0];
+        for (int w = 1; w < WARPS; w++)
+            if (argmax_prefers(best[w * 32], at[w * 32], b0, a0)) b0 = best[w * 32], a0 = at[w * 32];
+        int64_t want = 0;
+        for (int64_t i = 1; i < n; i++)
+            if (fabs(v[i]) > fabs(v[want])) want = i;
+        if (a0 != want) bad++;
+    }
+    CHECK(bad == 0, "block argmax: %d of 200 vectors gave another index than the first largest |y|", bad);
+}
+
+// --- Lattice keys -----------------------------------------------------------------------------
+
+enum { KEY_D = 3, KEY_N = 600 };
+static const int32_t *g_keys;
+
+static int cmp_entries(const void *a, const void *b) {
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    const int c = key_compare(g_keys + x * KEY_D, g_keys + y * KEY_D, KEY_D);
+    return c ? c : (x > y) - (x < y);
+}
+
+static void test_lattice_keys(void) {
+    useg_rng rng;
+    useg_rng_seed(&rng, 11, 0);
+    static int32_t keys[KEY_N * KEY_D];
+    for (int i = 0; i < KEY_N * KEY_D; i++) keys[i] = (int32_t)(useg_rng_uniform(&rng) * 7) - 3; // negatives, repeats
+    g_keys = keys;
+    // The CUB passes: stable sorts of the permutation by word w = d-1 .. 0
+    // (a counting sort by the word's unsigned value keeps equal words in order).
+    static int32_t perm[KEY_N], next[KEY_N], want[KEY_N];
+    for (int i = 0; i < KEY_N; i++) perm[i] = want[i] = i;
+    for (int w = KEY_D - 1; w >= 0; w--) {
+        int filled = 0;
+        uint32_t lowest = 0;
+        while (filled < KEY_N) { // the smallest unsigned word not placed yet, then all entries holding it
+            uint32_t m = UINT32_MAX;
+            for (int e = 0; e < KEY_N; e++) {
+                const uint32_t x = (uint32_t)keys[perm[e] * KEY_D + w];
+                if (x >= lowest && x < m) m = x;
+            }
+            for (int e = 0; e < KEY_N; e++)
+                if ((uint32_t)keys[perm[e] * KEY_D + w] == m) next[filled++] = perm[e];
+            lowest = m + 1;
+        }
+        memcpy(perm, next, sizeof perm);
+    }
+    qsort(want, KEY_N, sizeof *want, cmp_entries); // key order, entry order on ties
+    CHECK(memcmp(perm, want, sizeof perm) == 0, "lattice keys: word-by-word stable sort differs from key_compare order");
+    // Distinct keys, then every one is found at its slot and a few absent ones are not.
+    static int32_t uniq[KEY_N * KEY_D];
+    int64_t m = 0;
+    for (int e = 0; e < KEY_N; e++)
+        if (m == 0 || key_compare(uniq + (m - 1) * KEY_D, keys + perm[e] * KEY_D, KEY_D) != 0)
+            memcpy(uniq + m++ * KEY_D, keys + perm[e] * KEY_D, KEY_D * sizeof(int32_t));
+    int bad = 0;
+    for (int e = 0; e < KEY_N; e++) {
+        const int64_t s = find_key(uniq, m, KEY_D, keys + e * KEY_D);
+        bad += s < 1 || key_compare(uniq + (s - 1) * KEY_D, keys + e * KEY_D, KEY_D) != 0;
+    }
+    const int32_t absent[2][KEY_D] = {{9, 0, 0}, {-9, 1, 1}};
+    for (int a = 0; a < 2; a++) bad += find_key(uniq, m, KEY_D, absent[a]) != 0;
+    bad += find_key(uniq, 0, KEY_D, keys) != 0;
+    CHECK(bad == 0, "find_key: %d lookups wrong among %lld vertices", bad, (long long)m);
+}
+
 int main(void) {
     test_interp_axes();
     test_index_math();
     test_strided3();
     test_combining();
+    test_spectral_math();
+    test_lattice_keys();
     return check_report("cuda_host");
 }
