@@ -29,8 +29,7 @@ static void help(FILE *f) {
             "  --out FILE.json     output COCO instances file\n"
             USEG_BACKBONE_HELP
             USEG_MASKCUT_HELP
-            "  --shard I/N         label only the images with index %% N == I (0 <= I < N);\n"
-            "                      merge the N outputs with 'useg merge'\n"
+            USEG_LABEL_HELP
             USEG_DEVICE_HELP
             "  -h, --help          this text\n"
             "\n"

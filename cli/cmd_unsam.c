@@ -56,8 +56,7 @@ static void help(FILE *f) {
             "  --refine-side N     the CRF window's working size: its longer side is resized\n"
             "                      down to at most N pixels (default 256)\n"
             "\n"
-            "  --shard I/N         label only the images with index %% N == I (0 <= I < N);\n"
-            "                      merge the N outputs with 'useg merge'\n"
+            USEG_LABEL_HELP
             USEG_DEVICE_HELP
             "  -h, --help          this text\n"
             "\n"

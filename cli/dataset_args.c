@@ -43,10 +43,18 @@ bool useg_batch_args_check(const char *prog, int argc, char **argv, int optind_v
     return true;
 }
 
+const char *useg_dataset_args_root(const useg_dataset_args *a, char *buf, size_t size) {
+    if (a->images) return a->images;
+    if (a->image_root) return a->image_root;
+    if (a->coco) return ".";
+    snprintf(buf, size, "%s", a->list);
+    return dirname(buf);
+}
+
 useg_status useg_dataset_args_open(useg_ctx *ctx, const useg_dataset_args *a, useg_dataset *ds) {
-    if (a->images) return useg_dataset_from_folder(ctx, a->images, a->recursive, ds);
-    if (a->coco) return useg_dataset_from_coco(ctx, a->coco, a->image_root ? a->image_root : ".", ds);
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", a->list);
-    return useg_dataset_from_list(ctx, a->list, a->image_root ? a->image_root : dirname(dir), ds);
+    char buf[4096];
+    const char *root = useg_dataset_args_root(a, buf, sizeof buf);
+    if (a->images) return useg_dataset_from_folder(ctx, root, a->recursive, ds);
+    if (a->coco) return useg_dataset_from_coco(ctx, a->coco, root, ds);
+    return useg_dataset_from_list(ctx, a->list, root, ds);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <getopt.h>
 
 #include "dataset.h"
@@ -33,6 +34,10 @@ enum { USEG_OPT_IMAGES = 1000, USEG_OPT_LIST, USEG_OPT_COCO, USEG_OPT_IMAGE_ROOT
 bool useg_dataset_arg(useg_dataset_args *a, int c, const char *optarg_value);
 // Exactly one source given? Prints "PROG: ..." and returns false if not.
 bool useg_dataset_args_check(const char *prog, const useg_dataset_args *a);
+// The folder the images' names are relative to: --images DIR, else
+// --image-root, else the list's folder (--list) or "." (--coco). May be
+// written into buf (size bytes).
+const char *useg_dataset_args_root(const useg_dataset_args *a, char *buf, size_t size);
 // Build the dataset the options name.
 useg_status useg_dataset_args_open(useg_ctx *ctx, const useg_dataset_args *a, useg_dataset *ds);
 // The checks every batch command makes once its options are parsed: no

@@ -7,6 +7,7 @@
 
 #include "autograd.h"
 #include "commands.h"
+#include "overlay.h"
 #include "progress.h"
 
 // In the shard and not finished by an earlier run.
@@ -36,6 +37,21 @@ static useg_status label_one(useg_ctx *ctx, const useg_label_batch *b, useg_anno
     }
     json_decref(anns);
     return st;
+}
+
+// --overlays DIR: the pages of the file just written; false (reported) on
+// failure or when a photo could not be drawn.
+static bool draw_overlays(useg_ctx *ctx, const useg_label_batch *b) {
+    char buf[4096];
+    const char *root = useg_dataset_args_root(&b->args->data, buf, sizeof buf);
+    useg_overlay_report rep;
+    if (useg_overlay_pages(ctx, b->args->out, root, b->args->overlays, &(useg_overlay_options){.log = stderr},
+                           &rep) != USEG_OK) {
+        fprintf(stderr, "%s: overlays: %s\n", b->prog, ctx->message);
+        return false;
+    }
+    printf("%lld overlays of %lld images: %s\n", (long long)rep.overlays, (long long)rep.images, rep.index);
+    return rep.skipped == 0;
 }
 
 static int batch_run(useg_ctx *ctx, const useg_label_batch *b) {
@@ -110,6 +126,7 @@ static int batch_run(useg_ctx *ctx, const useg_label_batch *b) {
     }
     printf("%lld images labelled, %lld resumed, %lld unreadable; %lld images and %lld masks in %s\n",
            (long long)labelled, (long long)resumed, (long long)failed, (long long)n_images, (long long)n_anns, a->out);
+    if (a->overlays && !draw_overlays(ctx, b)) return USEG_EXIT_RUNTIME;
     return failed ? USEG_EXIT_RUNTIME : USEG_EXIT_OK;
 }
 
@@ -128,6 +145,7 @@ useg_arg_result useg_label_arg(useg_label_args *a, int c, const char *v) {
     if (useg_dataset_arg(&a->data, c, v)) return USEG_ARG_TAKEN;
     switch (c) {
     case USEG_OPT_OUT: a->out = v; return USEG_ARG_TAKEN;
+    case USEG_OPT_OVERLAYS: a->overlays = v; return USEG_ARG_TAKEN;
     case USEG_OPT_SHARD: return useg_shard_parse(v, &a->shard) ? USEG_ARG_TAKEN : USEG_ARG_BAD;
     case USEG_OPT_DEVICE: return useg_parse_device(v, &a->device) ? USEG_ARG_TAKEN : USEG_ARG_BAD;
     default: return useg_backbone_arg(&a->backbone, c, v);

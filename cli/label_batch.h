@@ -13,21 +13,30 @@
 #include "device_arg.h"
 
 // The options every labelling command takes: the dataset, the backbone,
-// --out FILE.json, --shard I/N, --device (with USEG_LABEL_OPTIONS in the
-// getopt table; the help lines are the commands' own).
+// --out FILE.json, --overlays DIR, --shard I/N, --device (with
+// USEG_LABEL_OPTIONS in the getopt table and USEG_LABEL_HELP's lines for
+// --overlays and --shard; the other help lines are the commands' own).
 typedef struct useg_label_args {
     useg_dataset_args data;
     useg_backbone_args backbone;
     const char *out;
+    const char *overlays;   // --overlays DIR: useg overlay's pages of FILE.json once it is written
     useg_shard shard;
     useg_device_choice device;
 } useg_label_args;
 
-enum { USEG_OPT_OUT = 1200, USEG_OPT_SHARD, USEG_OPT_DEVICE };
+enum { USEG_OPT_OUT = 1200, USEG_OPT_OVERLAYS, USEG_OPT_SHARD, USEG_OPT_DEVICE };
 
 #define USEG_LABEL_OPTIONS                                                                          \
     USEG_DATASET_OPTIONS, USEG_BACKBONE_OPTIONS, {"out", required_argument, NULL, USEG_OPT_OUT},    \
+        {"overlays", required_argument, NULL, USEG_OPT_OVERLAYS},                                   \
         {"shard", required_argument, NULL, USEG_OPT_SHARD}, {"device", required_argument, NULL, USEG_OPT_DEVICE}
+
+#define USEG_LABEL_HELP                                                                             \
+    "  --overlays DIR      then draw the masks over their photos (as 'useg overlay': one\n"         \
+    "                      PNG per image and level, DIR/index.html shows them)\n"                 \
+    "  --shard I/N         label only the images with index %% N == I (0 <= I < N);\n"            \
+    "                      merge the N outputs with 'useg merge'\n"
 
 // Defaults: all images, the weights-free backbone, the CPU.
 void useg_label_args_init(useg_label_args *a);

@@ -36,3 +36,31 @@ useg_status useg_atomic_close(useg_ctx *ctx, useg_atomic_file *af, bool ok) {
     unlink(af->tmp_path);
     return useg_fail(ctx, USEG_ERR_IO, "%s: write failed: %s", af->path, strerror(err));
 }
+
+useg_status useg_make_dirs(useg_ctx *ctx, const char *dir) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return useg_fail(ctx, USEG_ERR_INVALID_ARG, "folder path too long: %s", dir);
+    // Each prefix ending before a '/', then the whole path.
+    for (char *p = buf + 1;; p++) {
+        const bool end = *p == '\0';
+        if (!end && *p != '/') continue;
+        *p = '\0';
+        struct stat info;
+        if (mkdir(buf, 0777) != 0 && !(errno == EEXIST && stat(buf, &info) == 0 && S_ISDIR(info.st_mode)))
+            return useg_fail(ctx, USEG_ERR_IO, "%s: cannot create the folder: %s", buf,
+                             errno == EEXIST ? "a file has that name" : strerror(errno));
+        if (end) return USEG_OK;
+        *p = '/';
+    }
+}
+
+useg_status useg_make_parent_dirs(useg_ctx *ctx, const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return USEG_OK;
+    char dir[4096];
+    if ((size_t)(slash - path) >= sizeof dir) return useg_fail(ctx, USEG_ERR_INVALID_ARG, "output path too long: %s", path);
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return useg_make_dirs(ctx, dir);
+}

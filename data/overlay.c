@@ -417,10 +417,7 @@ static useg_status write_pages(page *pg, const char *annotations) {
         if (pg->n_columns == 0 || columns[pg->n_columns - 1] != columns[k]) columns[pg->n_columns++] = columns[k];
     pg->columns = columns;
 
-    if (mkdir(pg->out_dir, 0777) != 0 && errno != EEXIST) {
-        st = useg_fail(ctx, USEG_ERR_IO, "%s: cannot create: %s", pg->out_dir, strerror(errno));
-        goto done;
-    }
+    if ((st = useg_make_dirs(ctx, pg->out_dir)) != USEG_OK) goto done;
     snprintf(pg->report->index, sizeof pg->report->index, "%s/index.html", pg->out_dir);
     useg_atomic_file af;
     if ((st = useg_atomic_open(ctx, &af, pg->report->index)) != USEG_OK) goto done;

@@ -54,7 +54,7 @@ typedef struct useg_overlay_report {
 
 // Draw the overlays of the COCO instances file `annotations` (photos
 // looked up as <image_root>/<file_name>) into the folder `out_dir`
-// (created when absent; its parent must exist) and write
+// (created with any missing parents) and write
 // <out_dir>/index.html: a static page, one row per image, the photo first,
 // then a column per level ("divide" for level 0, "level T (θ = x)" where the
 // file's info has "conquer_thresholds", else "level T"), each cell a

@@ -108,6 +108,7 @@ useg_status useg_annotation_run_open(useg_ctx *ctx, useg_annotation_run *run, co
 
     char path[4096 + 32];
     snprintf(path, sizeof path, "%s/run.json", run->parts);
+    USEG_TRY(useg_make_parent_dirs(ctx, out_path));
     if (mkdir(run->parts, 0777) != 0 && errno != EEXIST)
         return useg_fail(ctx, USEG_ERR_IO, "%s: cannot create: %s", run->parts, strerror(errno));
     if (access(path, F_OK) != 0) return useg_json_write_atomic(ctx, run->info, path, 2);

@@ -287,9 +287,12 @@ def test_bad_input(tmp, ann, imgs):
     check(len(r.stderr.strip().splitlines()) == 1 and "a_file" in r.stderr, f"output is a file: {r.stderr.strip()}")
     check(open(a_file).read() == "x", "output is a file: left alone")
 
-    r = run(["--annotations", ann, "--images", imgs, "--out", os.path.join(tmp, "no", "such")], 1)
+    r = run(["--annotations", ann, "--images", imgs, "--out", os.path.join(a_file, "sub")], 1)
     check(len(r.stderr.strip().splitlines()) == 1 and "cannot create" in r.stderr,
-          f"an output folder whose parent is missing: {r.stderr.strip()}")
+          f"an output folder under a file: {r.stderr.strip()}")
+    nested = os.path.join(tmp, "new", "nested")
+    run(["--annotations", ann, "--images", imgs, "--out", nested], 1)  # h.json names one missing photo
+    check(os.path.isfile(os.path.join(nested, "index.html")), "missing parent folders of --out are created")
 
     for args in ([], ["--annotations", ann, "--images", imgs], ["--annotations", ann, "--images", imgs, "--out", out,
                  "--max-side", "0"], ["--annotations", ann, "--images", imgs, "--out", out, "--max-side", "9x"],

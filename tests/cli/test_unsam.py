@@ -135,10 +135,16 @@ with tempfile.TemporaryDirectory() as tmp:
           "2 one-thread shards merged equal the single run's file, byte for byte (parent_id included)")
 
     # Other settings run and differ where they should.
-    plain = os.path.join(tmp, "plain.json")
-    unsam(["--images", images, "--out", plain, "--refine", "none", "--keep-rgb-crop", "--thresholds", "0.5,0.3",
-           "--crop-size", "128"], expect=0)
+    plain = os.path.join(tmp, "new", "folder", "plain.json")
+    overlays = os.path.join(tmp, "overlays")
+    r = unsam(["--images", images, "--out", plain, "--refine", "none", "--keep-rgb-crop", "--thresholds", "0.5,0.3",
+               "--crop-size", "128", "--overlays", overlays], expect=0)
     p = json.load(open(plain))
+    drawn = sorted(f for f in os.listdir(overlays) if f.endswith(".png"))
+    want = sorted({f"img{a['image_id']}_level{a['level']}.png" for a in p["annotations"]} |
+                  {f"img{im['id']}.png" for im in p["images"]})
+    check(drawn == want and os.path.join(overlays, "index.html") in r.stdout,
+          "--out in missing folders; --overlays draws the photo and each level present, names the page")
     check(p["info"]["refine"] == "none" and p["info"]["crop_bgr"] is False and p["info"]["crop_size"] == 128 and
           all(a["refine_iou"] == 1.0 and a["level"] <= 2 for a in p["annotations"]),
           f"--refine none --keep-rgb-crop --thresholds 0.5,0.3 --crop-size 128: {len(p['annotations'])} masks")
