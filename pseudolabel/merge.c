@@ -22,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device.h"
 #include "half.h"
+#include "merge_kernel.h"
+#include "merge_key.h"
 
 static const double default_thresholds[] = {0.6, 0.5, 0.4, 0.3, 0.2, 0.1};
 
@@ -37,18 +40,6 @@ typedef struct adj_entry {
     int32_t id; // the neighbour when the list was written
     float w;    // weight of the edge to it
 } adj_entry;
-
-// An edge with its sort key: (w descending, young ascending, old descending).
-typedef struct key_edge {
-    float w;
-    int32_t young, old;
-} key_edge;
-
-static bool edge_before(key_edge a, key_edge b) {
-    if (a.w != b.w) return a.w > b.w;
-    if (a.young != b.young) return a.young < b.young;
-    return a.old > b.old;
-}
 
 typedef struct merge_graph {
     useg_ctx *ctx;
@@ -70,10 +61,11 @@ typedef struct merge_graph {
 
 static bool is_live(const merge_graph *g, int32_t id) { return g->uf[id] == id; }
 
-static int32_t find_root(merge_graph *g, int32_t id) {
-    while (g->uf[id] != id) {
-        g->uf[id] = g->uf[g->uf[id]];
-        id = g->uf[id];
+// The live node holding node `id`, by path halving over uf (2n-1).
+static int32_t find_uf(int32_t *uf, int32_t id) {
+    while (uf[id] != id) {
+        uf[id] = uf[uf[id]];
+        id = uf[id];
     }
     return id;
 }
@@ -152,7 +144,7 @@ static useg_status merge_nodes(merge_graph *g, int32_t old, int32_t young, float
     for (int h = 0; h < 2; h++) {
         const adj_entry *list = g->pool + g->adj_start[halves[h]];
         for (int32_t i = 0; i < g->adj_len[halves[h]]; i++) {
-            int32_t r = find_root(g, list[i].id);
+            int32_t r = find_uf(g->uf, list[i].id);
             if (r == e || g->stamp[r] == e) continue;
             g->stamp[r] = e;
             g->gathered[count++] = r;
@@ -175,16 +167,16 @@ static useg_status merge_nodes(merge_graph *g, int32_t old, int32_t young, float
 // --- The greedy order: a max-heap of edges with lazy deletion. ---------------
 
 typedef struct edge_heap {
-    key_edge *e;
+    useg_merge_key *e;
     size_t len, cap;
     double floor; // the last threshold: an edge below it can never merge, so it is not stored
 } edge_heap;
 
-static useg_status heap_push(useg_ctx *ctx, edge_heap *h, key_edge x) {
+static useg_status heap_push(useg_ctx *ctx, edge_heap *h, useg_merge_key x) {
     if ((double)x.w < h->floor) return USEG_OK;
     USEG_TRY(grow(ctx, (void **)&h->e, &h->cap, h->len + 1, sizeof *h->e));
     size_t i = h->len++;
-    while (i > 0 && edge_before(x, h->e[(i - 1) / 2])) {
+    while (i > 0 && useg_merge_key_before(x, h->e[(i - 1) / 2])) {
         h->e[i] = h->e[(i - 1) / 2];
         i = (i - 1) / 2;
     }
@@ -193,13 +185,13 @@ static useg_status heap_push(useg_ctx *ctx, edge_heap *h, key_edge x) {
 }
 
 static void heap_pop(edge_heap *h) {
-    key_edge x = h->e[--h->len];
+    useg_merge_key x = h->e[--h->len];
     size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= h->len) break;
-        if (c + 1 < h->len && edge_before(h->e[c + 1], h->e[c])) c++;
-        if (!edge_before(h->e[c], x)) break;
+        if (c + 1 < h->len && useg_merge_key_before(h->e[c + 1], h->e[c])) c++;
+        if (!useg_merge_key_before(h->e[c], x)) break;
         h->e[i] = h->e[c];
         i = c;
     }
@@ -210,14 +202,14 @@ static void heap_pop(edge_heap *h) {
 static useg_status push_node_edges(merge_graph *g, edge_heap *h, int32_t e) {
     const adj_entry *list = g->pool + g->adj_start[e];
     for (int32_t i = 0; i < g->adj_len[e]; i++)
-        USEG_TRY(heap_push(g->ctx, h, (key_edge){list[i].w, e, list[i].id}));
+        USEG_TRY(heap_push(g->ctx, h, (useg_merge_key){list[i].w, e, list[i].id}));
     return USEG_OK;
 }
 
 // Merge the best live edge while its weight is >= theta.
 static useg_status greedy_level(merge_graph *g, edge_heap *h, double theta) {
     while (h->len) {
-        key_edge top = h->e[0];
+        useg_merge_key top = h->e[0];
         if (!is_live(g, top.young) || !is_live(g, top.old)) {
             heap_pop(h);
             continue;
@@ -233,14 +225,14 @@ static useg_status greedy_level(merge_graph *g, edge_heap *h, double theta) {
 
 // --- The pass order: mutual best edges merged together. --------------------
 
-static int cmp_key_edge(const void *a, const void *b) {
-    key_edge x = *(const key_edge *)a, y = *(const key_edge *)b;
-    return edge_before(x, y) ? -1 : edge_before(y, x) ? 1 : 0;
+static int cmp_merge_key(const void *a, const void *b) {
+    useg_merge_key x = *(const useg_merge_key *)a, y = *(const useg_merge_key *)b;
+    return useg_merge_key_before(x, y) ? -1 : useg_merge_key_before(y, x) ? 1 : 0;
 }
 
 // best (2n-1) and picked (n/2) are workspaces.
-static useg_status pass_level(merge_graph *g, double theta, key_edge *best, key_edge *picked) {
-    const key_edge none = {-INFINITY, INT32_MAX, -1};
+static useg_status pass_level(merge_graph *g, double theta, useg_merge_key *best, useg_merge_key *picked) {
+    const useg_merge_key none = USEG_MERGE_KEY_NONE;
     for (;;) {
         int32_t made = g->next_id;
         for (int32_t v = 0; v < made; v++) best[v] = none;
@@ -250,20 +242,20 @@ static useg_status pass_level(merge_graph *g, double theta, key_edge *best, key_
             for (int32_t i = 0; i < g->adj_len[y]; i++) {
                 int32_t x = list[i].id;
                 if (x >= y || !is_live(g, x)) continue;
-                key_edge k = {list[i].w, y, x};
-                if (edge_before(k, best[x])) best[x] = k;
-                if (edge_before(k, best[y])) best[y] = k;
+                useg_merge_key k = {list[i].w, y, x};
+                if (useg_merge_key_before(k, best[x])) best[x] = k;
+                if (useg_merge_key_before(k, best[y])) best[y] = k;
             }
         }
         size_t n_picked = 0;
         for (int32_t y = 0; y < made; y++) {
-            key_edge k = best[y];
+            useg_merge_key k = best[y];
             if (k.young == y && (double)k.w >= theta && best[k.old].young == y && best[k.old].old == k.old)
                 picked[n_picked++] = k;
         }
         if (!n_picked) return USEG_OK;
         // Ids in key order, so the numbering does not depend on the scan.
-        qsort(picked, n_picked, sizeof *picked, cmp_key_edge);
+        qsort(picked, n_picked, sizeof *picked, cmp_merge_key);
         for (size_t i = 0; i < n_picked; i++) {
             int32_t e;
             USEG_TRY(merge_nodes(g, picked[i].old, picked[i].young, picked[i].w, &e));
@@ -273,50 +265,82 @@ static useg_status pass_level(merge_graph *g, double theta, key_edge *best, key_
 
 // --- Levels. -----------------------------------------------------------------
 
-// Emit the clusters that have a live edge and >= min_size patches, in the
-// order the reference's dict lists them: edges by creation (younger end
-// ascending, then the list's descending order), the older end first.
-// emit_idx (2n-1) and order (n) are workspaces.
-static useg_status emit_level(merge_graph *g, double theta, int min_size, useg_arena *a, int32_t *emit_idx,
-                              int32_t *order, useg_merge_level *out) {
-    enum { UNSEEN = -2, NOT_EMITTED = -1 };
-    int32_t made = g->next_id, count = 0;
-    for (int32_t v = 0; v < made; v++) emit_idx[v] = UNSEEN;
-    for (int32_t y = 0; y < made; y++) {
-        if (!is_live(g, y)) continue;
-        const adj_entry *list = g->pool + g->adj_start[y];
-        for (int32_t i = 0; i < g->adj_len[y]; i++) {
-            int32_t ends[2] = {list[i].id, y};
-            if (ends[0] >= y || !is_live(g, ends[0])) continue;
-            for (int k = 0; k < 2; k++) {
-                int32_t v = ends[k];
-                if (emit_idx[v] != UNSEEN) continue;
-                if (g->size[v] >= min_size) {
-                    emit_idx[v] = count;
-                    order[count++] = v;
-                } else {
-                    emit_idx[v] = NOT_EMITTED;
-                }
-            }
+// Level t from the merge sequence alone: the partition after the first
+// level_end[t] merges (the CPU and CUDA runs share this). A cluster is
+// emitted when it touches another one across a grid edge (it has a live
+// edge) and holds >= min_size patches, in the order the reference's dict
+// lists them: live edges by creation (younger end ascending, then older end
+// descending), the older end of each first. A cluster first appears with
+// its edge to its largest smaller neighbour when it has one (it is the
+// younger end there), else with its edge to its smallest larger neighbour;
+// clusters are sorted by the key of that edge.
+typedef struct level_workspace {
+    int32_t *uf, *size;  // (2n-1) union-find over node ids, carried from level to level; patch counts
+    int32_t *lo, *hi;    // (2n-1) largest smaller / smallest larger neighbour of each cluster
+    int32_t *emit_idx;   // (2n-1) cluster index of each emitted cluster
+    struct emit_key {
+        uint64_t key;
+        int32_t node;
+    } *order;            // (n)
+} level_workspace;
+
+static int cmp_emit_key(const void *a, const void *b) {
+    uint64_t x = ((const struct emit_key *)a)->key, y = ((const struct emit_key *)b)->key;
+    return (x > y) - (x < y);
+}
+
+// (young ascending, old descending, own end: old first) as one integer; ids are < 2^31.
+static uint64_t first_edge_key(const level_workspace *ws, int32_t v) {
+    bool young = ws->lo[v] >= 0;
+    uint64_t y = (uint64_t)(young ? v : ws->hi[v]), o = (uint64_t)(INT32_MAX - (young ? ws->lo[v] : v));
+    return y << 32 | o << 1 | (uint64_t)young;
+}
+
+static useg_status emit_level(useg_ctx *ctx, int64_t h, int64_t w, double theta, int min_size, useg_arena *a,
+                              level_workspace *ws, useg_merge_level *out) {
+    int64_t n = h * w;
+    for (int64_t p = 0; p < n; p++) {
+        int32_t r = find_uf(ws->uf, (int32_t)p);
+        ws->lo[r] = -1;
+        ws->hi[r] = INT32_MAX;
+    }
+    for (int64_t p = 0; p < n; p++) {
+        int32_t x = find_uf(ws->uf, (int32_t)p);
+        const int64_t nb[2] = {p % w + 1 < w ? p + 1 : -1, p / w + 1 < h ? p + w : -1};
+        for (int k = 0; k < 2; k++) {
+            if (nb[k] < 0) continue;
+            int32_t y = find_uf(ws->uf, (int32_t)nb[k]);
+            if (x == y) continue;
+            int32_t small = x < y ? x : y, large = x < y ? y : x;
+            if (small > ws->lo[large]) ws->lo[large] = small;
+            if (large < ws->hi[small]) ws->hi[small] = large;
         }
     }
+    int32_t count = 0;
+    for (int64_t p = 0; p < n; p++) {
+        int32_t r = find_uf(ws->uf, (int32_t)p);
+        ws->emit_idx[r] = -1;
+        if (ws->lo[r] == -2) continue; // already listed
+        bool linked = ws->lo[r] >= 0 || ws->hi[r] < INT32_MAX;
+        if (linked && ws->size[r] >= min_size) ws->order[count++] = (struct emit_key){first_edge_key(ws, r), r};
+        ws->lo[r] = -2;
+    }
+    qsort(ws->order, (size_t)count, sizeof *ws->order, cmp_emit_key);
     *out = (useg_merge_level){.threshold = theta, .n_clusters = count};
-    USEG_TRY(useg_alloc(g->ctx, a, (size_t)g->n * sizeof(int32_t), (void **)&out->labels));
-    USEG_TRY(useg_alloc(g->ctx, a, 3 * (size_t)count * sizeof(int32_t), (void **)&out->size));
+    USEG_TRY(useg_alloc(ctx, a, (size_t)n * sizeof(int32_t), (void **)&out->labels));
+    USEG_TRY(useg_alloc(ctx, a, 3 * (size_t)count * sizeof(int32_t), (void **)&out->size));
     out->node = out->size + count;
     out->up = out->node + count;
     for (int32_t i = 0; i < count; i++) {
-        out->node[i] = order[i];
-        out->size[i] = g->size[order[i]];
+        int32_t v = ws->order[i].node;
+        ws->emit_idx[v] = i;
+        out->node[i] = v;
+        out->size[i] = ws->size[v];
         out->up[i] = -1;
     }
-    for (int64_t p = 0; p < g->n; p++) {
-        int32_t idx = emit_idx[find_root(g, (int32_t)p)];
-        out->labels[p] = idx >= 0 ? idx : -1;
-    }
+    for (int64_t p = 0; p < n; p++) out->labels[p] = ws->emit_idx[find_uf(ws->uf, (int32_t)p)];
     return USEG_OK;
 }
-
 // up[i] of level t: the level t+1 label of any patch of cluster i (the first).
 static void link_levels(useg_merge_result *r, int32_t *first_patch) {
     int64_t n = r->h * r->w;
@@ -329,13 +353,51 @@ static void link_levels(useg_merge_result *r, int32_t *first_patch) {
     }
 }
 
+// The levels of r (h, w, n_merges and merges set; levels allocated) from
+// level_end (n_levels): the merges done when each level was emitted.
+static useg_status build_levels(useg_ctx *ctx, const useg_merge_options *opt, const int32_t *level_end,
+                                useg_arena *a, useg_merge_result *r) {
+    int64_t n = r->h * r->w, max_nodes = 2 * n - 1;
+    level_workspace ws;
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, 5 * (size_t)max_nodes * sizeof(int32_t), (void **)&ws.uf));
+    ws.size = ws.uf + max_nodes;
+    ws.lo = ws.size + max_nodes;
+    ws.hi = ws.lo + max_nodes;
+    ws.emit_idx = ws.hi + max_nodes;
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)n * sizeof *ws.order, (void **)&ws.order));
+    for (int32_t v = 0; v < n; v++) {
+        ws.uf[v] = v;
+        ws.size[v] = 1;
+    }
+    int32_t done = 0;
+    for (int t = 0; t < r->n_levels; t++) {
+        USEG_ASSERT(level_end[t] >= done && level_end[t] <= r->n_merges, "useg_merge: level %d ends at merge %d", t,
+                    level_end[t]);
+        for (; done < level_end[t]; done++) {
+            int32_t old = r->merges[2 * done], young = r->merges[2 * done + 1], e = (int32_t)n + done;
+            USEG_ASSERT(old >= 0 && old < young && young < e && ws.uf[old] == old && ws.uf[young] == young,
+                        "useg_merge: merge %d joins %d and %d", done, old, young);
+            ws.uf[e] = ws.uf[old] = ws.uf[young] = e;
+            ws.size[e] = ws.size[old] + ws.size[young];
+        }
+        USEG_TRY(emit_level(ctx, r->h, r->w, opt->thresholds[t], opt->min_size, a, &ws, &r->levels[t]));
+    }
+    USEG_ASSERT(done == r->n_merges, "useg_merge: %d merges, the last level ends at %d", r->n_merges, done);
+    link_levels(r, ws.lo);
+    return USEG_OK;
+}
+
 // --- Setup. ------------------------------------------------------------------
 
-static useg_status check_args(useg_ctx *ctx, const useg_tensor *f, const useg_merge_options *opt) {
+// f's shape and dtype, its device (`device`, the batch's), and the options.
+static useg_status check_args(useg_ctx *ctx, const useg_tensor *f, useg_device device, const useg_merge_options *opt) {
     char buf[96];
-    if (f->device != USEG_DEVICE_CPU || f->ndim != 3 || (f->dtype != USEG_F32 && f->dtype != USEG_F16))
-        return useg_fail(ctx, USEG_ERR_SHAPE, "useg_merge: features must be a CPU (h, w, C) f32 or f16 tensor, got %s",
+    if (f->ndim != 3 || (f->dtype != USEG_F32 && f->dtype != USEG_F16))
+        return useg_fail(ctx, USEG_ERR_SHAPE, "useg_merge: features must be an (h, w, C) f32 or f16 tensor, got %s",
                          useg_shape_str(f, buf, sizeof buf));
+    if (f->device != device)
+        return useg_fail(ctx, USEG_ERR_SHAPE, "useg_merge_batch: features %s on %s, the first grid's on %s",
+                         useg_shape_str(f, buf, sizeof buf), useg_device_name(f->device), useg_device_name(device));
     if (f->shape[0] < 1 || f->shape[1] < 1 || f->shape[2] < 1)
         return useg_fail(ctx, USEG_ERR_SHAPE, "useg_merge: features %s: the grid and C must be non-empty",
                          useg_shape_str(f, buf, sizeof buf));
@@ -355,6 +417,9 @@ static useg_status check_args(useg_ctx *ctx, const useg_tensor *f, const useg_me
         return useg_fail(ctx, USEG_ERR_INVALID_ARG, "useg_merge: min_size must be >= 1, got %d", opt->min_size);
     if (opt->order != USEG_MERGE_GREEDY && opt->order != USEG_MERGE_PASSES)
         return useg_fail(ctx, USEG_ERR_INVALID_ARG, "useg_merge: unknown merge order %d", (int)opt->order);
+    if (device != USEG_DEVICE_CPU && opt->order != USEG_MERGE_GREEDY)
+        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "useg_merge: the pass order is not supported on %s (greedy only)",
+                         useg_device_name(device));
     return USEG_OK;
 }
 
@@ -410,11 +475,13 @@ static useg_status build_grid(merge_graph *g, int64_t h, int64_t w) {
     return USEG_OK;
 }
 
-static useg_status run_merge(useg_ctx *ctx, const useg_tensor *features, const useg_merge_options *opt,
-                             useg_arena *a, useg_merge_result *out) {
+// The merge sequence of one grid on the CPU into r->merges, ->merge_weight
+// and ->n_merges (allocated by the caller), and level_end (n_thresholds).
+static useg_status merge_cpu(useg_ctx *ctx, const useg_tensor *features, const useg_merge_options *opt,
+                             useg_merge_result *r, int32_t *level_end) {
     int64_t h = features->shape[0], w = features->shape[1], C = features->shape[2];
     int64_t n = h * w, max_nodes = 2 * n - 1;
-    merge_graph g = {.ctx = ctx, .n = n, .C = C};
+    merge_graph g = {.ctx = ctx, .n = n, .C = C, .merges = r->merges, .merge_weight = r->merge_weight};
     useg_arena *s = &ctx->scratch;
     USEG_TRY(useg_alloc(ctx, s, (size_t)((n + 1) * C) * sizeof(double), (void **)&g.sum));
     g.mean = g.sum + n * C;
@@ -426,28 +493,20 @@ static useg_status run_merge(useg_ctx *ctx, const useg_tensor *features, const u
     USEG_TRY(useg_alloc(ctx, s, (size_t)max_nodes * sizeof(int64_t), (void **)&g.adj_start));
     USEG_TRY(useg_alloc(ctx, s, (size_t)max_nodes * sizeof(int32_t), (void **)&g.adj_len));
     USEG_TRY(useg_alloc(ctx, s, (size_t)n * sizeof(int32_t), (void **)&g.gathered));
-    int32_t *emit_idx, *order;
-    USEG_TRY(useg_alloc(ctx, s, (size_t)(max_nodes + n) * sizeof(int32_t), (void **)&emit_idx));
-    order = emit_idx + max_nodes;
-
-    *out = (useg_merge_result){.h = h, .w = w, .n_levels = opt->n_thresholds};
-    USEG_TRY(useg_alloc(ctx, a, (size_t)opt->n_thresholds * sizeof *out->levels, (void **)&out->levels));
-    USEG_TRY(useg_alloc(ctx, a, 2 * (size_t)(n - 1) * sizeof(int32_t), (void **)&g.merges));
-    USEG_TRY(useg_alloc(ctx, a, (size_t)(n - 1) * sizeof(float), (void **)&g.merge_weight));
 
     USEG_TRY(load_features(&g, features));
     USEG_TRY(build_grid(&g, h, w));
 
     edge_heap heap = {.floor = opt->thresholds[opt->n_thresholds - 1]};
-    key_edge *best = NULL, *picked = NULL;
+    useg_merge_key *best = NULL, *picked = NULL;
     if (opt->order == USEG_MERGE_GREEDY) {
         for (int32_t p = 0; p < n; p++) {
             const adj_entry *list = g.pool + g.adj_start[p];
             for (int32_t i = 0; i < g.adj_len[p]; i++)
-                if (list[i].id < p) USEG_TRY(heap_push(ctx, &heap, (key_edge){list[i].w, p, list[i].id}));
+                if (list[i].id < p) USEG_TRY(heap_push(ctx, &heap, (useg_merge_key){list[i].w, p, list[i].id}));
         }
     } else {
-        USEG_TRY(useg_alloc(ctx, s, (size_t)(max_nodes + n / 2 + 1) * sizeof(key_edge), (void **)&best));
+        USEG_TRY(useg_alloc(ctx, s, (size_t)(max_nodes + n / 2 + 1) * sizeof(useg_merge_key), (void **)&best));
         picked = best + max_nodes;
     }
     for (int t = 0; t < opt->n_thresholds; t++) {
@@ -456,24 +515,94 @@ static useg_status run_merge(useg_ctx *ctx, const useg_tensor *features, const u
             USEG_TRY(greedy_level(&g, &heap, theta));
         else
             USEG_TRY(pass_level(&g, theta, best, picked));
-        USEG_TRY(emit_level(&g, theta, opt->min_size, a, emit_idx, order, &out->levels[t]));
+        level_end[t] = g.n_merges;
     }
-    link_levels(out, order);
-    out->n_merges = g.n_merges;
-    out->merges = g.merges;
-    out->merge_weight = g.merge_weight;
+    r->n_merges = g.n_merges;
     return USEG_OK;
 }
 
-useg_status useg_merge(useg_ctx *ctx, const useg_tensor *features, const useg_merge_options *opt, useg_arena *a,
-                       useg_merge_result *out) {
+#if USEG_HAVE_CUDA
+// The merge sequences of G CUDA grids in one launch (level_end: G rows of n_thresholds).
+static useg_status merge_cuda(useg_ctx *ctx, const useg_tensor *const *features, int G,
+                              const useg_merge_options *opt, useg_merge_result *out, int32_t *level_end) {
+    useg_merge_grid *grids;
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)G * sizeof *grids, (void **)&grids));
+    for (int i = 0; i < G; i++) {
+        const useg_tensor *f = features[i];
+        grids[i] = (useg_merge_grid){.features = f->data, .dtype = f->dtype,
+                                     .h = f->shape[0], .w = f->shape[1], .C = f->shape[2],
+                                     .strides = {f->strides[0], f->strides[1], f->strides[2]},
+                                     .merges = out[i].merges, .merge_weight = out[i].merge_weight,
+                                     .level_end = level_end + (size_t)i * (size_t)opt->n_thresholds};
+    }
+    USEG_TRY(useg_merge_greedy_batch_cuda(ctx, grids, G, opt->thresholds, opt->n_thresholds));
+    for (int i = 0; i < G; i++) {
+        if (grids[i].first_bad >= 0) {
+            int64_t C = grids[i].C, w = grids[i].w, b = grids[i].first_bad;
+            return useg_fail(ctx, USEG_ERR_INVALID_ARG, "useg_merge: grid %d: feature (%lld, %lld, %lld) is not finite",
+                             i, (long long)(b / C / w), (long long)(b / C % w), (long long)(b % C));
+        }
+        out[i].n_merges = grids[i].n_merges;
+    }
+    return USEG_OK;
+}
+#endif
+
+// out's shell in arena a: levels (unfilled), merges and weights of room h w - 1.
+static useg_status result_init(useg_ctx *ctx, const useg_tensor *features, const useg_merge_options *opt,
+                               useg_arena *a, useg_merge_result *out) {
+    int64_t h = features->shape[0], w = features->shape[1], n = h * w;
+    *out = (useg_merge_result){.h = h, .w = w, .n_levels = opt->n_thresholds};
+    USEG_TRY(useg_alloc(ctx, a, (size_t)opt->n_thresholds * sizeof *out->levels, (void **)&out->levels));
+    USEG_TRY(useg_alloc(ctx, a, 2 * (size_t)(n - 1) * sizeof(int32_t), (void **)&out->merges));
+    return useg_alloc(ctx, a, (size_t)(n - 1) * sizeof(float), (void **)&out->merge_weight);
+}
+
+static useg_status run_batch(useg_ctx *ctx, const useg_tensor *const *features, int G, const useg_merge_options *opt,
+                             useg_arena *a, useg_merge_result *out) {
+    int32_t *level_end;
+    USEG_TRY(useg_alloc(ctx, &ctx->scratch, (size_t)G * (size_t)opt->n_thresholds * sizeof(int32_t),
+                        (void **)&level_end));
+    for (int i = 0; i < G; i++) USEG_TRY(result_init(ctx, features[i], opt, a, &out[i]));
+    if (features[0]->device == USEG_DEVICE_CPU) {
+        for (int i = 0; i < G; i++) {
+            useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+            int32_t *ends = level_end + (size_t)i * (size_t)opt->n_thresholds;
+            useg_status st = merge_cpu(ctx, features[i], opt, &out[i], ends);
+            useg_arena_rewind(&ctx->scratch, mark);
+            USEG_TRY(st);
+        }
+    } else {
+#if USEG_HAVE_CUDA
+        USEG_TRY(merge_cuda(ctx, features, G, opt, out, level_end));
+#else
+        return useg_fail(ctx, USEG_ERR_UNSUPPORTED, "useg_merge: not supported on this device (built without CUDA)");
+#endif
+    }
+    for (int i = 0; i < G; i++) {
+        useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
+        useg_status st = build_levels(ctx, opt, level_end + (size_t)i * (size_t)opt->n_thresholds, a, &out[i]);
+        useg_arena_rewind(&ctx->scratch, mark);
+        USEG_TRY(st);
+    }
+    return USEG_OK;
+}
+
+useg_status useg_merge_batch(useg_ctx *ctx, const useg_tensor *const *features, int G, const useg_merge_options *opt,
+                             useg_arena *a, useg_merge_result *out) {
     if (!a) a = &ctx->step;
     USEG_ASSERT(a != &ctx->scratch, "useg_merge: the output arena cannot be ctx->scratch (it is rewound)");
     useg_merge_options defaults = useg_merge_default_options();
     if (!opt) opt = &defaults;
-    USEG_TRY(check_args(ctx, features, opt));
-    useg_arena_mark mark = useg_arena_get_mark(&ctx->scratch);
-    useg_status st = run_merge(ctx, features, opt, a, out);
-    useg_arena_rewind(&ctx->scratch, mark);
+    if (G < 1) return useg_fail(ctx, USEG_ERR_INVALID_ARG, "useg_merge_batch: %d grids", G);
+    for (int i = 0; i < G; i++) USEG_TRY(check_args(ctx, features[i], features[0]->device, opt));
+    useg_scratch_mark mark = useg_scratch_get_mark(ctx);
+    useg_status st = run_batch(ctx, features, G, opt, a, out);
+    useg_scratch_rewind(ctx, mark);
     return st;
+}
+
+useg_status useg_merge(useg_ctx *ctx, const useg_tensor *features, const useg_merge_options *opt, useg_arena *a,
+                       useg_merge_result *out) {
+    return useg_merge_batch(ctx, &features, 1, opt, a, out);
 }

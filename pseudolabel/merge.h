@@ -46,6 +46,15 @@
 // written once when a node is made and read through union-find, so merging
 // never edits a neighbour's list. Single-threaded: one grid is ~1k merges;
 // callers parallelise over divide masks.
+//
+// On a GPU (features on a CUDA device, greedy order only) the merge
+// sequence comes from kernels/cuda/merge.cu, one thread block per grid,
+// many grids per launch (useg_merge_batch), and is the CPU's bit for bit:
+// the same fixed-order dot products in double (eight lanes, the same final
+// tree), correctly rounded division and square root, no fused
+// multiply-adds, and the same total order of edges, so the same merges,
+// weights and node ids; the levels are built from that sequence on the host
+// by the code the CPU run uses.
 #pragma once
 
 #include <stdint.h>
@@ -91,11 +100,22 @@ typedef struct useg_merge_result {
 } useg_merge_result;
 
 // Run the merge on features (h, w, C) f32 or f16 (the ViT's keys, raw; any
-// strides) with `opt` (NULL: the defaults). Everything in *out lives in arena
-// `a` (ctx->step when NULL; not ctx->scratch, which this rewinds). Fails
-// with USEG_ERR_SHAPE for another rank, dtype or device, an empty grid or
-// C = 0, and USEG_ERR_INVALID_ARG for a non-finite feature, thresholds that
-// are not finite and strictly descending, or min_size < 1. Deterministic: the
-// same input gives the same result on every run.
+// strides; on the CPU or a CUDA device) with `opt` (NULL: the defaults).
+// Everything in *out lives in host arena `a` (ctx->step when NULL; not
+// ctx->scratch, which this rewinds). Fails with USEG_ERR_SHAPE for another
+// rank or dtype, an empty grid or C = 0, USEG_ERR_INVALID_ARG for a
+// non-finite feature, thresholds that are not finite and strictly
+// descending, or min_size < 1, and USEG_ERR_UNSUPPORTED for CUDA features
+// with the pass order or in a build without CUDA. Deterministic: the same
+// input gives the same result on every run and device.
 useg_status useg_merge(useg_ctx *ctx, const useg_tensor *features, const useg_merge_options *opt, useg_arena *a,
                        useg_merge_result *out);
+
+// useg_merge on G >= 1 grids (sizes and C may differ), out (G): out[i] is
+// useg_merge's result for features[i]. All grids live on one device: on the
+// CPU they run one after the other; on a GPU in one launch, one thread block
+// per grid (UnSAM's merges of one image's divide masks). Fails as useg_merge
+// (naming the grid), and with USEG_ERR_SHAPE when the grids are on
+// different devices; on failure out holds nothing usable.
+useg_status useg_merge_batch(useg_ctx *ctx, const useg_tensor *const *features, int G, const useg_merge_options *opt,
+                             useg_arena *a, useg_merge_result *out);

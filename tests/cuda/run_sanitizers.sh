@@ -23,7 +23,7 @@ mkdir -p "$logs"
 export USEG_CUDA_QUICK=1
 failed=0
 skipped=0
-for name in runtime ops nn loss index interp gemm linalg attention ncut crf; do
+for name in runtime ops nn loss index interp gemm linalg attention ncut crf merge; do
     exe=$build/tests/cuda/test_cuda_$name
     if [ ! -x "$exe" ]; then
         echo "run_sanitizers: $exe missing (configure with -Dcuda=enabled and build first)"

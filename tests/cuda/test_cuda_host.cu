@@ -16,6 +16,12 @@
 //    lower-triangle entry per pair, the same for (i, j) and (j, i); the
 //    warp-per-row product visits every bit of a row once; the block argmax
 //    keeps the first largest |y| under the butterfly and the warp tree;
+//  - the conquer merge (merge_math.cuh): the eight-lane dot products with
+//    their butterfly give merge.c's DOT_BODY bit for bit (f32 and f64
+//    operands, C below, at and off multiples of 8); the grid edges are the
+//    4-neighbour pairs, each once; the block maximum of edge keys (butterfly,
+//    then a fold over warps) is the first edge merge_key.h's order picks,
+//    with tied weights;
 //  - the lattice keys (lattice_keys.cuh): sorting entries one word at a time
 //    from the last, stably (what the CUB passes do), orders keys as
 //    key_compare does with equal keys in entry order, and find_key finds
@@ -28,6 +34,7 @@
 #include "index_math.cuh"
 #include "interp_taps.cuh"
 #include "lattice_keys.cuh"
+#include "merge_math.cuh"
 #include "spectral_math.cuh"
 extern "C" {
 #include "../check.h"
@@ -400,6 +407,120 @@ static void test_spectral_math(void) {
     CHECK(bad == 0, "block argmax: %d of 200 vectors gave another index than the first largest |y|", bad);
 }
 
+// --- Conquer merge ---------------------------------------------------------------------------
+
+// merge.c's DOT_BODY, restated: eight partial sums, the tail on the first, a fixed tree.
+template <typename T> static double cpu_dot(const T *a, const T *b, int64_t C) {
+    double s[8] = {0};
+    int64_t k = 0;
+    for (; k + 8 <= C; k += 8)
+        for (int l = 0; l < 8; l++) s[l] += (double)a[k + l] * b[k + l];
+    for (; k < C; k++) s[0] += (double)a[k] * b[k];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// dot_lane on eight lanes, then merge.cu's butterfly (xor 1, 2, 4) replayed;
+// returns lane 0's value and counts lanes that end with another.
+template <typename T> static double gpu_dot(const T *a, const T *b, int64_t C, int *lanes_differ) {
+    double v[DOT_LANES];
+    for (int l = 0; l < DOT_LANES; l++) v[l] = dot_lane(as_double<T>{a}, as_double<T>{b}, C, l);
+    for (int o = 1; o < DOT_LANES; o *= 2) {
+        double nb[DOT_LANES];
+        for (int l = 0; l < DOT_LANES; l++) nb[l] = v[l ^ o];
+        for (int l = 0; l < DOT_LANES; l++) v[l] = add_rn(v[l], nb[l]);
+    }
+    for (int l = 1; l < DOT_LANES; l++) *lanes_differ += memcmp(&v[l], &v[0], sizeof v[0]) != 0;
+    return v[0];
+}
+
+static void test_merge_math(void) {
+    useg_rng rng;
+    useg_rng_seed(&rng, 11, 0);
+    const int64_t channels[] = {1, 3, 7, 8, 9, 16, 61, 64, 100, 768};
+    int bad = 0, lanes = 0, cases = 0;
+    static float fa[768], fb[768];
+    static double da[768], db[768];
+    for (int64_t C : channels)
+        for (int trial = 0; trial < 40; trial++, cases++) {
+            for (int64_t k = 0; k < C; k++) {
+                fa[k] = useg_rng_uniform(&rng) - 0.5f, fb[k] = useg_rng_uniform(&rng) * 3 - 1;
+                da[k] = (useg_rng_uniform(&rng) - 0.5) * 1e3 / 7, db[k] = da[k]; // a mean's squared norm
+            }
+            const double f = gpu_dot(fa, fb, C, &lanes), d = gpu_dot(da, db, C, &lanes);
+            const double fr = cpu_dot(fa, fb, C), dr = cpu_dot(da, db, C);
+            // A merged node's squared norm: merge.c stores m = sum * (1 / count), then dots m with itself.
+            const double inv = 1.0 / (double)(2 + trial), cpu_scaled = [&] {
+                for (int64_t k = 0; k < C; k++) db[k] = da[k] * inv;
+                return cpu_dot(db, db, C);
+            }();
+            double part[DOT_LANES]; // the butterfly's tree is checked above
+            for (int l = 0; l < DOT_LANES; l++) part[l] = dot_lane(scaled{da, inv}, scaled{da, inv}, C, l);
+            const double gpu_scaled =
+                ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+            bad += memcmp(&f, &fr, sizeof f) != 0 || memcmp(&d, &dr, sizeof d) != 0 ||
+                   memcmp(&gpu_scaled, &cpu_scaled, sizeof d) != 0;
+        }
+    CHECK(bad == 0, "merge dot: %d of %d lane sums differ from merge.c's DOT_BODY", bad, cases);
+    CHECK(lanes == 0, "merge dot: %d butterflies leave lanes with another sum", lanes);
+
+    // Grid edges: every 4-neighbour pair once, p < q.
+    bad = 0;
+    const int64_t dims[][2] = {{1, 1}, {1, 7}, {6, 1}, {2, 2}, {5, 9}, {32, 32}};
+    for (const auto &d : dims) {
+        const int64_t h = d[0], w = d[1], n = h * w, E = grid_edge_count(h, w);
+        static int seen[2 * 32 * 32];
+        memset(seen, 0, sizeof seen);
+        for (int64_t j = 0; j < E; j++) {
+            int64_t p, q;
+            grid_edge(j, h, w, &p, &q);
+            const bool right = q == p + 1 && p % w + 1 < w, down = q == p + w && p / w + 1 < h;
+            if (p < 0 || q >= n || !(right || down)) {
+                bad++;
+                continue;
+            }
+            seen[2 * p + (down ? 1 : 0)]++;
+        }
+        for (int64_t p = 0; p < n; p++)
+            bad += seen[2 * p] != (p % w + 1 < w ? 1 : 0) || seen[2 * p + 1] != (p / w + 1 < h ? 1 : 0);
+    }
+    CHECK(bad == 0, "grid_edge: %d pairs missed, repeated or not neighbours", bad);
+
+    // The block maximum of keys: per-thread scans, a butterfly per warp, a fold over warps.
+    bad = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        enum { T = 512, WARPS = T / 32, N = 1500 };
+        const int64_t n = 1 + (int64_t)(useg_rng_uniform(&rng) * (float)N);
+        static useg_merge_key e[N];
+        for (int64_t i = 0; i < n; i++) { // few weights: ties; distinct pairs, as live edges are
+            const int32_t young = 1 + (int32_t)(i / 3) * 2, old = young - 1 - (int32_t)(i % 3);
+            e[i] = {(float)(int)(useg_rng_uniform(&rng) * 4) / 4, young, old < 0 ? young + 1000000 : old};
+        }
+        useg_merge_key best[T];
+        for (int t = 0; t < T; t++) {
+            best[t] = USEG_MERGE_KEY_NONE;
+            for (int64_t i = t; i < n; i += T) best[t] = key_max(best[t], e[i]);
+        }
+        for (int w = 0; w < WARPS; w++)
+            for (int o = 16; o > 0; o /= 2) {
+                useg_merge_key nb[32];
+                for (int l = 0; l < 32; l++) nb[l] = best[w * 32 + (l ^ o)];
+                for (int l = 0; l < 32; l++) best[w * 32 + l] = key_max(best[w * 32 + l], nb[l]);
+            }
+        useg_merge_key fold[32];
+        for (int l = 0; l < 32; l++) fold[l] = l < WARPS ? best[l * 32] : USEG_MERGE_KEY_NONE;
+        for (int o = 16; o > 0; o /= 2) {
+            useg_merge_key nb[32];
+            for (int l = 0; l < 32; l++) nb[l] = fold[l ^ o];
+            for (int l = 0; l < 32; l++) fold[l] = key_max(fold[l], nb[l]);
+        }
+        useg_merge_key want = e[0];
+        for (int64_t i = 1; i < n; i++)
+            if (useg_merge_key_before(e[i], want)) want = e[i];
+        bad += fold[0].w != want.w || fold[0].young != want.young || fold[0].old != want.old;
+    }
+    CHECK(bad == 0, "block key maximum: %d of 200 edge sets gave another edge than merge_key.h's first", bad);
+}
+
 // --- Lattice keys -----------------------------------------------------------------------------
 
 enum { KEY_D = 3, KEY_N = 600 };
@@ -461,6 +582,7 @@ int main(void) {
     test_strided3();
     test_combining();
     test_spectral_math();
+    test_merge_math();
     test_lattice_keys();
     return check_report("cuda_host");
 }
