@@ -8,8 +8,15 @@
 // in descending id order, into one pool; a neighbour that has merged since
 // is read through union-find (path halving). A live edge (x, y), x < y, is
 // always stored in y's list under x's own id: both ends are unchanged since
-// y was made, so x was one of y's neighbours then. That lets the level
-// output and the pass variant enumerate live edges without a hash map.
+// y was made, so x was one of y's neighbours then. That lets the pass
+// variant enumerate live edges without a hash map.
+//
+// Two stages. The merge loop (here on the CPU, kernels/cuda/merge.cu on a
+// GPU) produces the merge sequence and where each level ends; the levels
+// (labels, emission order, up links) are then built from that sequence
+// alone by one host function, so both devices share it. Live edges are the
+// pairs of clusters that touch across a grid edge, so a level needs only
+// the patch partition, replayed by union-find.
 //
 // Measured against tests/pseudolabel/merge_reference.py, a dict-and-linear-
 // scan NumPy implementation of the reference with the same tie rule: same
