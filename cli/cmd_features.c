@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backbone.h"
+#include "backbone_args.h"
 #include "commands.h"
 #include "dataset_args.h"
 #include "device_arg.h"
@@ -45,8 +45,7 @@ static void help(FILE *f) {
             "\n"
             USEG_DATASET_HELP
             "  --out DIR           output folder (created if missing)\n"
-            "  --weights FILE      DINO / DINOv2 checkpoint (default: the weights-free backbone)\n"
-            "  --patch N           patch size of the weights-free backbone (default 8)\n"
+            USEG_BACKBONE_HELP
             "  --tap T             keys (last block's keys, MaskCut/UnSAM; default), tokens\n"
             "                      (final-norm patch tokens, STEGO/PriMaPs), cls (final-norm\n"
             "                      CLS token, U2Seg), attn (last block's CLS attention)\n"
@@ -96,8 +95,8 @@ static useg_status features_of(useg_ctx *ctx, const useg_backbone *bb, useg_tens
 
 typedef struct run_args {
     useg_dataset_args data;
-    const char *out, *weights;
-    int patch;
+    useg_backbone_args backbone;
+    const char *out;
     useg_vit_tap tap;
     int64_t size;
     useg_resample filter;
@@ -111,7 +110,7 @@ static int run(useg_ctx *ctx, const run_args *a) {
     }
     useg_backbone bb;
     useg_dataset ds = {0};
-    if (useg_backbone_open(ctx, a->weights, a->patch, &bb) != USEG_OK ||
+    if (useg_backbone_args_open(ctx, &a->backbone, &bb) != USEG_OK ||
         useg_dataset_args_open(ctx, &a->data, &ds) != USEG_OK) {
         fprintf(stderr, "useg features: %s\n", ctx->message);
         useg_dataset_free(&ds);
@@ -191,12 +190,11 @@ static int run(useg_ctx *ctx, const run_args *a) {
 }
 
 int useg_cmd_features(int argc, char **argv) {
-    enum { OPT_OUT = 1, OPT_WEIGHTS, OPT_PATCH, OPT_TAP, OPT_SIZE, OPT_RESIZE, OPT_DEVICE };
+    enum { OPT_OUT = 1, OPT_TAP, OPT_SIZE, OPT_RESIZE, OPT_DEVICE };
     static const struct option opts[] = {
         USEG_DATASET_OPTIONS,
+        USEG_BACKBONE_OPTIONS,
         {"out", required_argument, NULL, OPT_OUT},
-        {"weights", required_argument, NULL, OPT_WEIGHTS},
-        {"patch", required_argument, NULL, OPT_PATCH},
         {"tap", required_argument, NULL, OPT_TAP},
         {"size", required_argument, NULL, OPT_SIZE},
         {"resize", required_argument, NULL, OPT_RESIZE},
@@ -204,20 +202,19 @@ int useg_cmd_features(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    run_args a = {.patch = 8, .tap = USEG_TAP_KEYS, .size = 480, .filter = USEG_RESAMPLE_LANCZOS,
+    run_args a = {.tap = USEG_TAP_KEYS, .size = 480, .filter = USEG_RESAMPLE_LANCZOS,
                   .device = {.device = USEG_DEVICE_CPU}};
+    useg_backbone_args_init(&a.backbone);
     int c, li = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
         char *end;
         if (useg_dataset_arg(&a.data, c, optarg)) continue;
+        useg_arg_result r = useg_backbone_arg(&a.backbone, c, optarg);
+        if (r == USEG_ARG_TAKEN) continue;
+        if (r == USEG_ARG_BAD) goto bad;
         switch (c) {
         case OPT_OUT: a.out = optarg; break;
-        case OPT_WEIGHTS: a.weights = optarg; break;
-        case OPT_PATCH:
-            a.patch = (int)strtol(optarg, &end, 10);
-            if (*end || a.patch < 2 || a.patch > 64) goto bad;
-            break;
         case OPT_TAP: {
             int t = -1;
             for (int k = 0; k < USEG_TAP_COUNT; k++)
@@ -247,7 +244,9 @@ int useg_cmd_features(int argc, char **argv) {
         fprintf(stderr, "useg features: bad value '%s' for --%s (see --help)\n", optarg, opts[li].name);
         return USEG_EXIT_USAGE;
     }
-    if (!useg_batch_args_check("useg features", argc, argv, optind, &a.data, a.out, "--out DIR")) return USEG_EXIT_USAGE;
+    if (!useg_batch_args_check("useg features", argc, argv, optind, &a.data, a.out, "--out DIR") ||
+        !useg_backbone_args_check("useg features", &a.backbone))
+        return USEG_EXIT_USAGE;
     useg_ctx ctx;
     useg_ctx_init(&ctx, NULL);
     int rc = useg_open_cpu_device(&ctx, "useg features", &a.device, "computing features");

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "commands.h"
-#include "device_arg.h"
 #include "label_batch.h"
 #include "maskcut.h"
 
@@ -28,16 +27,8 @@ static void help(FILE *f) {
             "\n"
             USEG_DATASET_HELP
             "  --out FILE.json     output COCO instances file\n"
-            "  --weights FILE      DINO / DINOv2 checkpoint (default: the weights-free backbone)\n"
-            "  --patch N           patch size of the weights-free backbone (default 8)\n"
-            "  --n-masks N         cuts per image, at most N masks (default 3)\n"
-            "  --tau T             affinity threshold on the keys' cosine similarity, in\n"
-            "                      [-1, 1) (default 0.15, the published labels'; maskcut.py's\n"
-            "                      argparse default is 0.2)\n"
-            "  --size S            working size: images are resized to S x S (default 480)\n"
-            "  --no-crf            keep the cut's masks as they are (nearest-upsampled patches)\n"
-            "  --early-stop        stop cutting an image when a cut finds nothing new (a\n"
-            "                      rejected or empty cut) instead of always cutting N times\n"
+            USEG_BACKBONE_HELP
+            USEG_MASKCUT_HELP
             "  --shard I/N         label only the images with index %% N == I (0 <= I < N);\n"
             "                      merge the N outputs with 'useg merge'\n"
             USEG_DEVICE_HELP
@@ -80,30 +71,9 @@ static useg_status label_image(useg_ctx *ctx, void *user, const useg_tensor *img
     return USEG_OK;
 }
 
-// The settings recorded in info (and checked on resume and merge).
-static json_t *settings(const maskcut_job *job, const char *weights) {
-    const useg_maskcut_image_options *o = &job->opt;
-    const char *base = weights ? strrchr(weights, '/') : NULL;
-    return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:f, s:f, s:i, s:f, s:f, s:s, s:b, s:b}", "description",
-                     "MaskCut pseudo-masks (useg maskcut)", "useg_version", USEG_VERSION, "backbone", job->bb.name,
-                     "weights", base ? base + 1 : weights, "tap", "keys", "size", (json_int_t)o->size, "resize",
-                     useg_resample_name(o->filter), "tau", o->cut.tau, "eps", o->cut.eps, "n_masks", o->cut.n_masks,
-                     "max_iou", o->cut.max_iou, "min_area", o->cut.min_area, "sign",
-                     o->cut.sign == USEG_MASKCUT_PEAK_POSITIVE ? "peak_positive" : "peak_negative", "early_stop",
-                     o->cut.early_stop, "crf", o->crf);
-}
-
-typedef struct run_args {
-    useg_dataset_args data;
-    const char *out, *weights;
-    int patch;
-    bool patch_given;
-    useg_shard shard;
-    useg_device_choice device;
-} run_args;
-
-static int run(useg_ctx *ctx, const run_args *a, maskcut_job *job) {
-    if (useg_backbone_open(ctx, a->weights, a->patch, &job->bb) != USEG_OK) {
+static int run(useg_ctx *ctx, const useg_label_args *a, void *user) {
+    maskcut_job *job = user;
+    if (useg_backbone_args_open(ctx, &a->backbone, &job->bb) != USEG_OK) {
         fprintf(stderr, "useg maskcut: %s\n", ctx->message);
         return USEG_EXIT_RUNTIME;
     }
@@ -112,73 +82,29 @@ static int run(useg_ctx *ctx, const run_args *a, maskcut_job *job) {
                 (long long)job->opt.size, job->bb.patch);
         return USEG_EXIT_RUNTIME;
     }
-    json_t *s = settings(job, a->weights);
-    if (!s) {
-        fprintf(stderr, "useg maskcut: out of memory\n");
-        return USEG_EXIT_RUNTIME;
-    }
-    const useg_label_batch batch = {.prog = "useg maskcut", .label = "maskcut", .data = &a->data, .out = a->out,
-                                    .shard = a->shard, .settings = s, .label_image = label_image, .user = job};
-    int rc = useg_label_batch_run(ctx, &batch);
-    json_decref(s);
-    return rc;
+    const useg_label_batch batch = {.prog = "useg maskcut", .label = "maskcut", .args = a,
+                                    .settings = useg_maskcut_settings("MaskCut pseudo-masks (useg maskcut)", &job->bb, &a->backbone, &job->opt), .label_image = label_image, .user = job};
+    return useg_label_batch_run(ctx, &batch);
 }
 
 int useg_cmd_maskcut(int argc, char **argv) {
-    enum { OPT_OUT = 1, OPT_WEIGHTS, OPT_PATCH, OPT_N_MASKS, OPT_TAU, OPT_SIZE, OPT_NO_CRF, OPT_EARLY_STOP, OPT_SHARD,
-           OPT_DEVICE };
     static const struct option opts[] = {
-        USEG_DATASET_OPTIONS,
-        {"out", required_argument, NULL, OPT_OUT},
-        {"weights", required_argument, NULL, OPT_WEIGHTS},
-        {"patch", required_argument, NULL, OPT_PATCH},
-        {"n-masks", required_argument, NULL, OPT_N_MASKS},
-        {"tau", required_argument, NULL, OPT_TAU},
-        {"size", required_argument, NULL, OPT_SIZE},
-        {"no-crf", no_argument, NULL, OPT_NO_CRF},
-        {"early-stop", no_argument, NULL, OPT_EARLY_STOP},
-        {"shard", required_argument, NULL, OPT_SHARD},
-        {"device", required_argument, NULL, OPT_DEVICE},
+        USEG_LABEL_OPTIONS,
+        USEG_MASKCUT_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    run_args a = {.patch = 8, .shard = {0, 1}, .device = {.device = USEG_DEVICE_CPU}};
+    useg_label_args a;
+    useg_label_args_init(&a);
     maskcut_job job = {.opt = useg_maskcut_image_default_options()};
     int c, li = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
-        char *end;
-        if (useg_dataset_arg(&a.data, c, optarg)) continue;
+        useg_arg_result r = useg_label_arg(&a, c, optarg);
+        if (r == USEG_ARG_OTHER) r = useg_maskcut_arg(&job.opt, c, optarg);
+        if (r == USEG_ARG_TAKEN) continue;
+        if (r == USEG_ARG_BAD) goto bad;
         switch (c) {
-        case OPT_OUT: a.out = optarg; break;
-        case OPT_WEIGHTS: a.weights = optarg; break;
-        case OPT_PATCH:
-            a.patch = (int)strtol(optarg, &end, 10);
-            a.patch_given = true;
-            if (*end || a.patch < 2 || a.patch > 64) goto bad;
-            break;
-        case OPT_N_MASKS: {
-            long n = strtol(optarg, &end, 10);
-            if (*end || end == optarg || n < 1 || n > 100) goto bad;
-            job.opt.cut.n_masks = (int)n;
-            break;
-        }
-        case OPT_TAU:
-            job.opt.cut.tau = strtod(optarg, &end);
-            if (*end || end == optarg || !(job.opt.cut.tau >= -1 && job.opt.cut.tau < 1)) goto bad;
-            break;
-        case OPT_SIZE:
-            job.opt.size = strtol(optarg, &end, 10);
-            if (*end || end == optarg || job.opt.size < 1 || job.opt.size > 8192) goto bad;
-            break;
-        case OPT_NO_CRF: job.opt.crf = false; break;
-        case OPT_EARLY_STOP: job.opt.cut.early_stop = true; break;
-        case OPT_SHARD:
-            if (!useg_shard_parse(optarg, &a.shard)) goto bad;
-            break;
-        case OPT_DEVICE:
-            if (!useg_parse_device(optarg, &a.device)) goto bad;
-            break;
         case 'h': help(stdout); return USEG_EXIT_OK;
         default: help(stderr); return USEG_EXIT_USAGE;
         }
@@ -187,16 +113,6 @@ int useg_cmd_maskcut(int argc, char **argv) {
         fprintf(stderr, "useg maskcut: bad value '%s' for --%s (see --help)\n", optarg, opts[li].name);
         return USEG_EXIT_USAGE;
     }
-    if (!useg_batch_args_check("useg maskcut", argc, argv, optind, &a.data, a.out, "--out FILE.json"))
-        return USEG_EXIT_USAGE;
-    if (a.weights && a.patch_given) {
-        fprintf(stderr, "useg maskcut: --patch is for the weights-free backbone; a checkpoint has its own patch\n");
-        return USEG_EXIT_USAGE;
-    }
-    useg_ctx ctx;
-    useg_ctx_init(&ctx, NULL);
-    int rc = useg_open_cpu_device(&ctx, "useg maskcut", &a.device, "MaskCut");
-    if (rc == USEG_EXIT_OK) rc = run(&ctx, &a, &job);
-    useg_ctx_free(&ctx);
-    return rc;
+    if (!useg_label_args_check("useg maskcut", argc, argv, optind, &a)) return USEG_EXIT_USAGE;
+    return useg_label_main("useg maskcut", "MaskCut", &a, run, &job);
 }

@@ -10,4 +10,5 @@ int useg_cmd_features(int argc, char **argv);
 int useg_cmd_maskcut(int argc, char **argv);
 int useg_cmd_merge(int argc, char **argv);
 int useg_cmd_selfcheck(int argc, char **argv);
+int useg_cmd_unsam(int argc, char **argv);
 int useg_cmd_devices(int argc, char **argv);

@@ -38,27 +38,32 @@ static useg_status label_one(useg_ctx *ctx, const useg_label_batch *b, useg_anno
     return st;
 }
 
-int useg_label_batch_run(useg_ctx *ctx, const useg_label_batch *b) {
+static int batch_run(useg_ctx *ctx, const useg_label_batch *b) {
+    const useg_label_args *a = b->args;
     useg_dataset ds = {0};
     useg_annotation_run run = {0};
-    if (useg_dataset_args_open(ctx, b->data, &ds) != USEG_OK) {
+    if (!b->settings) {
+        fprintf(stderr, "%s: out of memory\n", b->prog);
+        return USEG_EXIT_RUNTIME;
+    }
+    if (useg_dataset_args_open(ctx, &a->data, &ds) != USEG_OK) {
         fprintf(stderr, "%s: %s\n", b->prog, ctx->message);
         useg_dataset_free(&ds);
         return USEG_EXIT_RUNTIME;
     }
-    if (ds.count == 0 || useg_annotation_run_open(ctx, &run, b->out, b->settings, &ds, b->shard) != USEG_OK) {
+    if (ds.count == 0 || useg_annotation_run_open(ctx, &run, a->out, b->settings, &ds, a->shard) != USEG_OK) {
         fprintf(stderr, "%s: %s\n", b->prog, ds.count ? ctx->message : "no images found");
         useg_annotation_run_close(&run);
         useg_dataset_free(&ds);
         return USEG_EXIT_RUNTIME;
     }
     int64_t todo = 0, resumed = 0;
-    for (int64_t i = b->shard.index; i < ds.count; i += b->shard.count) {
+    for (int64_t i = a->shard.index; i < ds.count; i += a->shard.count) {
         if (useg_annotation_run_done(&run, i)) resumed++;
         else todo++;
     }
     useg_dataset_iter it;
-    useg_dataset_iter_init(&it, &ds, &(useg_image_options){.mode = USEG_IMAGE_RGB, .exif_transpose = b->data->exif});
+    useg_dataset_iter_init(&it, &ds, &(useg_image_options){.mode = USEG_IMAGE_RGB, .exif_transpose = a->data.exif});
     useg_progress bar;
     useg_progress_start(&bar, b->label, todo);
     int64_t labelled = 0, failed = 0;
@@ -104,6 +109,42 @@ int useg_label_batch_run(useg_ctx *ctx, const useg_label_batch *b) {
         return USEG_EXIT_RUNTIME;
     }
     printf("%lld images labelled, %lld resumed, %lld unreadable; %lld images and %lld masks in %s\n",
-           (long long)labelled, (long long)resumed, (long long)failed, (long long)n_images, (long long)n_anns, b->out);
+           (long long)labelled, (long long)resumed, (long long)failed, (long long)n_images, (long long)n_anns, a->out);
     return failed ? USEG_EXIT_RUNTIME : USEG_EXIT_OK;
+}
+
+int useg_label_batch_run(useg_ctx *ctx, const useg_label_batch *b) {
+    int rc = batch_run(ctx, b);
+    json_decref(b->settings);
+    return rc;
+}
+
+void useg_label_args_init(useg_label_args *a) {
+    *a = (useg_label_args){.shard = {0, 1}, .device = {.device = USEG_DEVICE_CPU}};
+    useg_backbone_args_init(&a->backbone);
+}
+
+useg_arg_result useg_label_arg(useg_label_args *a, int c, const char *v) {
+    if (useg_dataset_arg(&a->data, c, v)) return USEG_ARG_TAKEN;
+    switch (c) {
+    case USEG_OPT_OUT: a->out = v; return USEG_ARG_TAKEN;
+    case USEG_OPT_SHARD: return useg_shard_parse(v, &a->shard) ? USEG_ARG_TAKEN : USEG_ARG_BAD;
+    case USEG_OPT_DEVICE: return useg_parse_device(v, &a->device) ? USEG_ARG_TAKEN : USEG_ARG_BAD;
+    default: return useg_backbone_arg(&a->backbone, c, v);
+    }
+}
+
+bool useg_label_args_check(const char *prog, int argc, char **argv, int optind_value, const useg_label_args *a) {
+    return useg_batch_args_check(prog, argc, argv, optind_value, &a->data, a->out, "--out FILE.json") &&
+           useg_backbone_args_check(prog, &a->backbone);
+}
+
+int useg_label_main(const char *prog, const char *what, const useg_label_args *a,
+                    int (*run)(useg_ctx *ctx, const useg_label_args *a, void *job), void *job) {
+    useg_ctx ctx;
+    useg_ctx_init(&ctx, NULL);
+    int rc = useg_open_cpu_device(&ctx, prog, &a->device, what);
+    if (rc == USEG_EXIT_OK) rc = run(&ctx, a, job);
+    useg_ctx_free(&ctx);
+    return rc;
 }

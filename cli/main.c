@@ -16,6 +16,7 @@ static const command commands[] = {
     {"features", "dense backbone features (DINO/DINOv2 ViT or the weights-free default) as .npy", useg_cmd_features},
     {"maskcut", "MaskCut pseudo-masks of a set of images as COCO annotations (resumable, shardable)", useg_cmd_maskcut},
     {"merge", "merge the shard files of a pseudo-labelling run into one COCO file", useg_cmd_merge},
+    {"unsam", "UnSAM divide-and-conquer pseudo-masks with their hierarchy as COCO annotations", useg_cmd_unsam},
     {"selfcheck", "train a small model end to end and check its gradients (the default job)", useg_cmd_selfcheck},
     {"devices", "list the CPU and CUDA GPUs useg can compute on, or check one (--device)", useg_cmd_devices},
 };

@@ -44,8 +44,8 @@ static void upsample_nearest(const uint8_t *patch, int64_t h, int64_t w, uint8_t
     }
 }
 
-// Step 16: mask (S, S) u8 0/1 -> *out (out_h, out_w) u8 0/1 in ctx->step.
-static useg_status to_image_size(useg_ctx *ctx, useg_tensor *mask, int64_t out_h, int64_t out_w, useg_tensor **out) {
+useg_status useg_maskcut_resize_mask(useg_ctx *ctx, useg_tensor *mask, int64_t out_h, int64_t out_w,
+                                     useg_tensor **out) {
     uint8_t *m = mask->data;
     for (int64_t i = 0; i < useg_numel(mask); i++) m[i] = m[i] ? 255 : 0;
     useg_tensor *resized;
@@ -104,7 +104,7 @@ useg_status useg_maskcut_postprocess(useg_ctx *ctx, const useg_tensor *work, con
         useg_status st = useg_empty(ctx, NULL, USEG_U8, 2, (const int64_t[]){S, S}, &mask);
         if (st == USEG_OK) {
             memcpy(mask->data, (const uint8_t *)src->data + g * plane, (size_t)plane);
-            st = to_image_size(ctx, mask, out_h, out_w, &final);
+            st = useg_maskcut_resize_mask(ctx, mask, out_h, out_w, &final);
         }
         if (st != USEG_OK) {
             useg_arena_rewind(&ctx->step, mark);

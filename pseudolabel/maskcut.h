@@ -88,6 +88,13 @@ useg_status useg_maskcut_postprocess(useg_ctx *ctx, const useg_tensor *work, con
                                      int64_t out_h, int64_t out_w, bool crf, useg_tensor **masks, int *count,
                                      int *source, double *crf_iou);
 
+// Step 16's resize of a binary mask, the reference's way for every mask:
+// mask (h, w) u8 0/1 (overwritten with 0/255) resized with PIL's bicubic to
+// (out_h, out_w), kept where > max / 2: *out u8 0/1 in ctx->step. Fails
+// as useg_image_resize.
+useg_status useg_maskcut_resize_mask(useg_ctx *ctx, useg_tensor *mask, int64_t out_h, int64_t out_w,
+                                     useg_tensor **out);
+
 // The whole chain on `img` (H, W, 3) u8 (an RGB image as data/image.h
 // reads it) with backbone `bb`; call inside a no-grad scope. Outputs (masks,
 // info) live in ctx->step, as do the temporaries: end the step per image.

@@ -1,0 +1,93 @@
+"""Helpers shared by the labelling commands' end-to-end tests (test_maskcut.py,
+test_unsam.py): a check counter, running useg, synthetic scenes with known
+objects, a compressed-RLE decoder, killing a run after some parts."""
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+USEG = None  # set by the test script
+failures = 0
+PALETTE = [(220, 40, 40), (40, 70, 220), (40, 200, 220), (200, 60, 220)]
+
+
+def check(cond, what):
+    global failures
+    print(("ok   " if cond else "FAIL ") + what)
+    failures += 0 if cond else 1
+
+
+def scene(seed):
+    """(image (H, W, 3) u8, object masks): 1 + seed % 3 objects (ellipse, box or
+    triangle) in cells of a 2 x 2 grid, striped and noisy, on a grey background."""
+    rng = np.random.default_rng(seed)
+    H, W = int(rng.integers(240, 360)), int(rng.integers(300, 420))
+    y, x = np.mgrid[0:H, 0:W]
+    img = np.array([125, 125, 120]) + rng.uniform(-10, 10, 3) + rng.normal(0, 4, (H, W, 3))
+    n = 1 + seed % 3
+    masks = []
+    for cell, colour in zip(rng.permutation(4)[:n], rng.permutation(len(PALETTE))[:n]):
+        x0, y0 = (cell % 2) * W // 2, (cell // 2) * H // 2
+        r = int(min(H, W) / 2 * rng.uniform(0.28, 0.36))
+        cx, cy = x0 + W // 4 + int(rng.integers(-8, 9)), y0 + H // 4 + int(rng.integers(-8, 9))
+        m = Image.new("L", (W, H))
+        d = ImageDraw.Draw(m)
+        kind = int(rng.integers(0, 3))
+        if kind == 0:
+            d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=1)
+        elif kind == 1:
+            d.rectangle([cx - r, cy - int(0.8 * r), cx + r, cy + int(0.8 * r)], fill=1)
+        else:
+            d.polygon([(cx, cy - r), (cx + r, cy + r), (cx - r, cy + r)], fill=1)
+        m = np.asarray(m).astype(bool)
+        texture = (np.array(PALETTE[colour], float) + 8 * np.sign(np.sin((x + y) / 3.0))[..., None]
+                   + rng.normal(0, 5, (H, W, 3)))
+        img[m] = texture[m]
+        masks.append(m)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8), masks
+
+
+def rle_decode(counts, h, w):
+    """pycocotools' compressed RLE string -> (h, w) bool (written from its format)."""
+    runs, p = [], 0
+    while p < len(counts):
+        x, k, more = 0, 0, True
+        while more:
+            c = ord(counts[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p, k = p + 1, k + 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(runs) > 2:
+            x += runs[-2]
+        runs.append(x)
+    flat, pos = np.zeros(h * w, bool), 0
+    for i, c in enumerate(runs):
+        flat[pos:pos + c] = i % 2 == 1
+        pos += c
+    check_rle = pos == h * w
+    return flat.reshape(w, h).T, check_rle
+
+
+def run(args, expect, env=None, cmd="maskcut"):
+    """useg CMD ARGS with the expected exit code checked."""
+    r = subprocess.run([USEG, cmd] + args, capture_output=True, text=True, env=env)
+    check(r.returncode == expect, f"useg {cmd} {' '.join(a if len(a) < 40 else '...' + a[-30:] for a in args)}: "
+          f"exit {r.returncode}, want {expect}" + ("" if r.returncode == expect else f"\n{r.stdout}{r.stderr}"))
+    return r
+
+
+def kill_after_parts(args, parts, n, cmd="maskcut"):
+    """Start a run, SIGKILL it once `parts` holds n finished images; True if it was still running."""
+    p = subprocess.Popen([USEG, cmd] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while p.poll() is None:
+        if os.path.isdir(parts) and len([f for f in os.listdir(parts) if f.endswith(".json") and f[0].isdigit()]) >= n:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            return True
+        time.sleep(0.02)
+    return False
