@@ -13,20 +13,23 @@
 // of 48 tokens (3 vectors of 16) by 8 output features: 24 accumulators; each
 // step over k loads 3 vectors of X^T and broadcasts 8 weights, W[f][k], from
 // 8 rows of W read along k (their natural order), for 24 FMAs. X is packed
-// per call into X^T by groups of 16 tokens (16 x 16 in-register
-// transposes), zero past the last token. A finished tile is added the bias
-// (when it starts its chain, see below), transposed in registers (8 x 16 ->
-// 16 rows of 8 features) and stored with masks for the edges: no padding of
-// W or Y. A feature tail (N % 8) and a token tail (M % 48) run the same code
-// with fewer features or vectors (one specialisation per shape, 24 in all).
+// per call into X^T (16 x 16 in-register transposes), each strip of 48
+// tokens one stream of 48 floats per k. A finished tile is transposed in
+// registers (8 x 16 -> 16 rows of 8 features) and stored with masks for a
+// feature edge: no padding of W or Y. A feature tail (N % 8) and a short
+// last strip (16 or 32 tokens) run the same code with fewer features or
+// vectors (one specialisation per shape, 24 in all). The last M % 16 tokens
+// would fill a vector mostly with padding: they are dot products along k
+// instead (tail_chunk).
 //
 // Blocking. Tokens go by blocks of MC whose X^T (MC x K) stays in L2;
 // features by tiles of 8, and within a tile k goes by chunks of KC, so the
 // tile's weight chunk (8 x KC, 16 KB) stays in L1 while every 48-token
-// strip of the block passes over it. A strip's accumulators go to a small
-// per-thread buffer between chunks and come back for the next one, so each
-// output is still one chain: bias, then x_0 w_0, x_1 w_1, ... in k order,
-// whatever the blocking and the thread count.
+// strip of the block, and the token tail, passes over it. Accumulators go
+// to a small per-thread buffer between chunks and come back for the next
+// one, so the order of the sums depends on K alone: a tile's output is one
+// chain, bias, then x_0 w_0, x_1 w_1, ... in k order; a tail output is 16
+// such chains (k mod 16) summed, then added to the bias.
 //
 // Threads split the feature tiles (contiguous ranges); each packs the
 // X^T it reads itself. Packing once, shared, would need a barrier between
@@ -76,6 +79,7 @@ enum {
     TILE_F = 8,                  // output features per tile
     TILE_ACC = TILE_V * TILE_F,  // accumulators
     KC = 512,                    // k per chunk: a tile's weights, 8 x KC f32, are 16 KB of L1
+    TAIL_PARKED = (LANES - 1) * TILE_F * LANES, // partial sums of the token tail (see tail_chunk)
 };
 // A token block's X^T holds at most this many floats (512 KB, a quarter of
 // an L2; larger blocks measured slower, see above).
@@ -114,17 +118,20 @@ static int threads_for(int64_t M, int64_t N, int64_t K) {
     return tiles < max ? (int)tiles : max;
 }
 
-// Floats of X^T for a block of mc tokens (whole groups of 16), and of one
-// thread's whole workspace: its own X^T and parked accumulators (none when
-// K fits one chunk).
+// Floats of X^T for a block of mc tokens (whole groups of 16), of one
+// thread's parked accumulators between chunks of k (none when K fits one),
+// and of one thread's whole workspace: those and the tail's parked sums.
 static int64_t xt_floats(int64_t mc, int64_t K) { return CEIL_DIV(mc, LANES) * LANES * K; }
+static int64_t parked_floats(int64_t mc, int64_t K) {
+    return K > KC ? CEIL_DIV(mc, TILE_TOKENS) * TILE_ACC * LANES : 0;
+}
 static int64_t thread_floats(int64_t mc, int64_t K) {
-    return xt_floats(mc, K) + (K > KC ? CEIL_DIV(mc, TILE_TOKENS) * TILE_ACC * LANES : 0);
+    return xt_floats(mc, K) + parked_floats(mc, K) + (K > KC ? TAIL_PARKED : 0);
 }
 
 size_t useg_linear_f32_cpu_workspace_size(int64_t M, int64_t K) {
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    return (size_t)(threads * thread_floats(block_tokens(M, K), K)) * sizeof(float);
+    return (size_t)(threads * thread_floats(block_tokens(M / LANES * LANES, K), K)) * sizeof(float);
 }
 
 // --- Packing X^T -----------------------------------------------------------------------
@@ -161,25 +168,25 @@ AVX512 static inline void transpose16(__m512 r[16]) {
     }
 }
 
-// Group g of a block: tokens x0 .. x0 + n - 1 (n <= 16, rows of X) as
-// xt[k * 16 + i] for k < K, zeros for i >= n.
-AVX512 static void pack_group(const float *x0, int64_t ldx, int n, int64_t K, float *xt) {
+// 16 tokens (rows of X from x0) as xt[k * ks + i], k < K: vector v of a
+// strip of nv is packed at xt = strip + 16 v with ks = 16 nv, so the strip's
+// X^T is one stream, 16 nv tokens for each k.
+AVX512 static void pack_group(const float *x0, int64_t ldx, int64_t K, float *xt, int64_t ks) {
     for (int64_t k0 = 0; k0 < K; k0 += LANES) {
         const int kn = K - k0 < LANES ? (int)(K - k0) : LANES;
         const __mmask16 mask = (__mmask16)((1u << kn) - 1);
         __m512 r[16];
-        for (int i = 0; i < 16; i++)
-            r[i] = i < n ? _mm512_maskz_loadu_ps(mask, x0 + i * ldx + k0) : _mm512_setzero_ps();
+        for (int i = 0; i < 16; i++) r[i] = _mm512_maskz_loadu_ps(mask, x0 + i * ldx + k0);
         transpose16(r);
-        for (int j = 0; j < kn; j++) _mm512_store_ps(xt + (k0 + j) * LANES, r[j]);
+        for (int j = 0; j < kn; j++) _mm512_store_ps(xt + (k0 + j) * ks, r[j]);
     }
 }
 
 // --- Tiles ---------------------------------------------------------------------------
 
 // Rows of a finished accumulator vector set: a[f] holds feature f of 16
-// tokens; stores features [0, nf) of tokens [0, rows) to y (row stride ldy).
-AVX512 static inline void store_rows(const __m512 a[TILE_F], float *y, int64_t ldy, int rows, __mmask8 fmask) {
+// tokens; stores features [0, nf) of the 16 tokens to y (row stride ldy).
+AVX512 static inline void store_rows(const __m512 a[TILE_F], float *y, int64_t ldy, __mmask8 fmask) {
     __m512 u[8]; // u[c], lane L: features 0-3 of token 4L + c; u[4 + c]: features 4-7
     transpose_quads(a, 8, u);
     // Lanes (0, 2) of u[c] and u[4 + c] interleaved: tokens c and c + 8;
@@ -192,20 +199,18 @@ AVX512 static inline void store_rows(const __m512 a[TILE_F], float *y, int64_t l
         const int tok[4] = {c, c + 8, c + 4, c + 12};
         const __m256 row[4] = {_mm512_castps512_ps256(lo), _mm512_extractf32x8_ps(lo, 1),
                                _mm512_castps512_ps256(hi), _mm512_extractf32x8_ps(hi, 1)};
-        for (int i = 0; i < 4; i++)
-            if (tok[i] < rows) _mm256_mask_storeu_ps(y + tok[i] * ldy, fmask, row[i]);
+        for (int i = 0; i < 4; i++) _mm256_mask_storeu_ps(y + tok[i] * ldy, fmask, row[i]);
     }
 }
 
-// One tile over one chunk of k: nv token vectors (of the strip's packed
-// groups, xt, group stride gs) by nf features (rows of w, stride ldw), kc
-// steps. The chain starts from the bias (or 0) when `first`, else from the
-// parked accumulators; it ends in y (rows tokens) when `last`, else parks.
+// One tile over one chunk of k: nv token vectors (the strip's X^T from xt,
+// 16 nv floats a step) by nf features (rows of w, stride ldw), kc steps. The chain starts from the bias (or 0) when `first`, else from the
+// parked accumulators; it ends in y (16 nv rows) when `last`, else parks.
 // nv and nf are constants at every call site (tile_dispatch), so the loops
 // unroll and acc lives in registers.
 AVX512 static inline __attribute__((always_inline)) void
-tile(const int nv, const int nf, int64_t kc, const float *xt, int64_t gs, const float *w, int64_t ldw,
-     const float *bias, bool first, bool last, float *parked, float *y, int64_t ldy, int rows) {
+tile(const int nv, const int nf, int64_t kc, const float *xt, const float *w, int64_t ldw,
+     const float *bias, bool first, bool last, float *parked, float *y, int64_t ldy) {
     __m512 acc[TILE_V][TILE_F];
     for (int v = 0; v < nv; v++)
         for (int f = 0; f < nf; f++)
@@ -214,7 +219,7 @@ tile(const int nv, const int nf, int64_t kc, const float *xt, int64_t gs, const 
                                : _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 x[TILE_V];
-        for (int v = 0; v < nv; v++) x[v] = _mm512_load_ps(xt + v * gs + k * LANES);
+        for (int v = 0; v < nv; v++) x[v] = _mm512_load_ps(xt + (k * nv + v) * LANES);
         for (int f = 0; f < nf; f++) {
             const __m512 b = _mm512_set1_ps(w[f * ldw + k]);
             for (int v = 0; v < nv; v++) acc[v][f] = _mm512_fmadd_ps(x[v], b, acc[v][f]);
@@ -229,23 +234,21 @@ tile(const int nv, const int nf, int64_t kc, const float *xt, int64_t gs, const 
     for (int v = 0; v < nv; v++) {
         __m512 a[TILE_F];
         for (int f = 0; f < TILE_F; f++) a[f] = f < nf ? acc[v][f] : _mm512_setzero_ps();
-        store_rows(a, y + v * LANES * ldy, ldy, rows - v * LANES, fmask);
+        store_rows(a, y + v * LANES * ldy, ldy, fmask);
     }
 }
 
 // Arguments of tile() besides its shape.
 typedef struct tile_args {
-    int64_t kc, gs, ldw, ldy;
+    int64_t kc, ldw, ldy;
     const float *xt, *w, *bias;
     bool first, last;
     float *parked, *y;
-    int rows;
 } tile_args;
 
 #define TILE_CASE(NV, NF)                                                                                          \
     case (NV) * 16 + (NF):                                                                                         \
-        tile(NV, NF, a->kc, a->xt, a->gs, a->w, a->ldw, a->bias, a->first, a->last, a->parked, a->y, a->ldy,     \
-             a->rows);                                                                                             \
+        tile(NV, NF, a->kc, a->xt, a->w, a->ldw, a->bias, a->first, a->last, a->parked, a->y, a->ldy);            \
         return;
 #define TILE_CASES(NV)                                                                                             \
     TILE_CASE(NV, 1) TILE_CASE(NV, 2) TILE_CASE(NV, 3) TILE_CASE(NV, 4) TILE_CASE(NV, 5) TILE_CASE(NV, 6)          \
@@ -263,26 +266,98 @@ AVX512 static void tile_dispatch(int nv, int nf, const tile_args *a) {
 #undef TILE_CASES
 #undef TILE_CASE
 
-// Feature tile ft (features 8 ft ...) over a block of mb tokens starting at
-// row m0, all k.
-static void feature_tile(int64_t ft, int64_t m0, int64_t mb, int64_t N, int64_t K, const float *xt,
-                         const float *W, int64_t ldw, const float *bias, float *Y, int64_t ldy, float *parked) {
-    const int64_t f0 = ft * TILE_F;
-    const int nf = N - f0 < TILE_F ? (int)(N - f0) : TILE_F;
-    tile_args a = {.gs = K * LANES, .ldw = ldw, .ldy = ldy, .bias = bias ? bias + f0 : NULL};
+// --- The last M % 16 tokens ---------------------------------------------------------
+
+// In X^T they would fill a vector of 16 mostly with padding (197 tokens are
+// 12 vectors and 5), so they are dot products along k instead, read from
+// X's rows, while the feature tile's weight chunk is in L1 (a pass of its
+// own over W costs a GEMV's memory traffic: it took 7% of a ViT-S/16
+// forward). Each output keeps 16 lanes of partial sums (lane j sums the k =
+// j mod 16 in k order), parked between chunks like the tiles'; the last
+// chunk adds the bias to their sum (_mm512_reduce_add_ps's fixed tree).
+
+// nt tokens (<= 4, rows of x) by nf features (<= 4, rows of w) over kc
+// steps of k; parked partial sums of token i, feature j at parked[(i 8 + j) 16].
+// Missing features read the last one's row and are neither parked nor stored.
+AVX512 static inline __attribute__((always_inline)) void
+dot_tile(const int nt, int nf, int64_t kc, const float *x, int64_t ldx, const float *w, int64_t ldw,
+         const float *bias, bool first, bool last, float *parked, float *y, int64_t ldy) {
+    const float *wr[4];
+    for (int j = 0; j < 4; j++) wr[j] = w + (j < nf ? j : nf - 1) * ldw;
+    __m512 acc[4][4];
+    for (int i = 0; i < nt; i++)
+        for (int j = 0; j < 4; j++)
+            acc[i][j] = first || j >= nf ? _mm512_setzero_ps() : _mm512_load_ps(parked + (i * TILE_F + j) * LANES);
+    for (int64_t k0 = 0; k0 < kc; k0 += LANES) {
+        const __mmask16 mask = kc - k0 >= LANES ? 0xFFFF : (__mmask16)((1u << (kc - k0)) - 1);
+        __m512 xv[4];
+        for (int i = 0; i < nt; i++) xv[i] = _mm512_maskz_loadu_ps(mask, x + i * ldx + k0);
+        for (int j = 0; j < 4; j++) {
+            const __m512 wv = _mm512_maskz_loadu_ps(mask, wr[j] + k0);
+            for (int i = 0; i < nt; i++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv, acc[i][j]);
+        }
+    }
+    for (int i = 0; i < nt; i++)
+        for (int j = 0; j < nf; j++) {
+            if (last) y[i * ldy + j] = (bias ? bias[j] : 0.0f) + _mm512_reduce_add_ps(acc[i][j]);
+            else _mm512_store_ps(parked + (i * TILE_F + j) * LANES, acc[i][j]);
+        }
+}
+
+// The r tail tokens (rows of x) by the nf features of a tile over one chunk.
+AVX512 static void tail_chunk(int64_t r, int nf, int64_t kc, const float *x, int64_t ldx, const tile_args *a,
+                              float *parked) {
+    for (int j = 0; j < nf; j += 4) {
+        const int nj = nf - j < 4 ? nf - j : 4;
+        const float *w = a->w + j * a->ldw, *b = a->bias ? a->bias + j : NULL;
+        for (int64_t i = 0; i < r; i += 4) {
+            const float *xi = x + i * ldx;
+            float *y = a->y + i * a->ldy + j, *p = parked + (i * TILE_F + j) * LANES;
+#define DOT(NT) dot_tile(NT, nj, kc, xi, ldx, w, a->ldw, b, a->first, a->last, p, y, a->ldy)
+            switch (r - i < 4 ? r - i : 4) {
+            case 1: DOT(1); break;
+            case 2: DOT(2); break;
+            case 3: DOT(3); break;
+            default: DOT(4); break;
+            }
+#undef DOT
+        }
+    }
+}
+
+// --- Driver ----------------------------------------------------------------------------
+
+// One call's operands and its split of the tokens: vectors of 16 in blocks,
+// then the tail.
+typedef struct linear_job {
+    int64_t N, K, Mv, tail, ldx, ldw, ldy;
+    const float *X, *W, *bias;
+    float *Y;
+} linear_job;
+
+// Feature tile ft (features 8 ft ...) over a block of mb tokens (a multiple
+// of 16) starting at row m0, and over the tail tokens when `with_tail`, all k.
+static void feature_tile(const linear_job *j, int64_t ft, int64_t m0, int64_t mb, bool with_tail, const float *xt,
+                         float *parked, float *tail_parked) {
+    const int64_t f0 = ft * TILE_F, K = j->K;
+    const int nf = j->N - f0 < TILE_F ? (int)(j->N - f0) : TILE_F;
+    tile_args a = {.ldw = j->ldw, .ldy = j->ldy, .bias = j->bias ? j->bias + f0 : NULL};
     int64_t k0 = 0;
     do { // once when K = 0: Y = bias
         a.kc = K - k0 < KC ? K - k0 : KC;
         a.first = k0 == 0;
         a.last = k0 + a.kc == K;
-        a.w = W + f0 * ldw + k0;
+        a.w = j->W + f0 * j->ldw + k0;
         for (int64_t t = 0; t < mb; t += TILE_TOKENS) {
             const int64_t rows = mb - t < TILE_TOKENS ? mb - t : TILE_TOKENS;
-            a.xt = xt + t * K + k0 * LANES;
+            a.xt = xt + t * K + k0 * rows;
             a.parked = parked + t / TILE_TOKENS * TILE_ACC * LANES;
-            a.y = Y + (m0 + t) * ldy + f0;
-            a.rows = (int)rows;
-            tile_dispatch((int)CEIL_DIV(rows, LANES), nf, &a);
+            a.y = j->Y + (m0 + t) * j->ldy + f0;
+            tile_dispatch((int)(rows / LANES), nf, &a);
+        }
+        if (with_tail && j->tail) {
+            a.y = j->Y + j->Mv * j->ldy + f0;
+            tail_chunk(j->tail, nf, a.kc, j->X + j->Mv * j->ldx + k0, j->ldx, &a, tail_parked);
         }
         k0 += a.kc;
     } while (k0 < K);
@@ -292,20 +367,25 @@ void useg_linear_f32_cpu(int64_t M, int64_t N, int64_t K, const float *X, int64_
                          const float *bias, float *Y, int64_t ldy, void *workspace) {
     USEG_ASSERT(useg_linear_f32_cpu_available(), "useg_linear_f32_cpu called without AVX-512");
     if (M == 0 || N == 0) return;
-    const int64_t mc = block_tokens(M, K), tiles = CEIL_DIV(N, TILE_F);
+    const int64_t Mv = M / LANES * LANES, mc = block_tokens(Mv, K), tiles = CEIL_DIV(N, TILE_F);
+    const linear_job job = {N, K, Mv, M - Mv, ldx, ldw, ldy, X, W, bias, Y};
     const int threads = threads_for(M, N, K);
     _Pragma("omp parallel num_threads(threads)")
     {
         const int t = omp_get_thread_num();
         const int64_t ft0 = tiles * t / threads, ft1 = tiles * (t + 1) / threads;
         float *xt = (float *)workspace + t * thread_floats(mc, K), *parked = xt + xt_floats(mc, K);
-        for (int64_t m0 = 0; m0 < M; m0 += mc) {
-            const int64_t mb = M - m0 < mc ? M - m0 : mc;
-            for (int64_t g = 0; g < CEIL_DIV(mb, LANES); g++) {
-                const int64_t n = mb - g * LANES < LANES ? mb - g * LANES : LANES;
-                pack_group(X + (m0 + g * LANES) * ldx, ldx, (int)n, K, xt + g * LANES * K);
+        float *tail_parked = parked + parked_floats(mc, K);
+        int64_t m0 = 0;
+        do { // once when there are only tail tokens
+            const int64_t mb = Mv - m0 < mc ? Mv - m0 : mc;
+            for (int64_t g = 0; g < mb / LANES; g++) {
+                const int64_t t0 = g / TILE_V * TILE_TOKENS, strip = mb - t0 < TILE_TOKENS ? mb - t0 : TILE_TOKENS;
+                pack_group(X + (m0 + g * LANES) * ldx, ldx, K, xt + t0 * K + g % TILE_V * LANES, strip);
             }
-            for (int64_t ft = ft0; ft < ft1; ft++) feature_tile(ft, m0, mb, N, K, xt, W, ldw, bias, Y, ldy, parked);
-        }
+            for (int64_t ft = ft0; ft < ft1; ft++)
+                feature_tile(&job, ft, m0, mb, m0 + mb == Mv, xt, parked, tail_parked);
+            m0 += mb;
+        } while (m0 < Mv);
     }
 }

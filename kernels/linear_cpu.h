@@ -23,9 +23,8 @@ size_t useg_linear_f32_cpu_workspace_size(int64_t M, int64_t K);
 // accumulated into). `workspace`: the bytes asked above, 64-byte aligned.
 // Only when useg_linear_f32_cpu_available(). Threads: OpenMP's, over
 // blocks of N, when called outside a parallel region and the product is
-// large enough; each output is one fixed chain of multiply-adds (bias first,
-// then k = 0, 1, ..., K - 1), so Y does not depend on the thread count.
-// Cannot fail.
+// large enough; the order of each output's sum is fixed by M and K (see
+// linear_cpu.c), so Y does not depend on the thread count. Cannot fail.
 void useg_linear_f32_cpu(int64_t M, int64_t N, int64_t K,
                          const float *X, int64_t ldx,    // (M, K)
                          const float *W, int64_t ldw,    // (N, K)

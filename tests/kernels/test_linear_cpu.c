@@ -1,6 +1,6 @@
 // The AVX-512 linear kernel (kernels/linear_cpu.c) against a double-precision
 // triple loop: token counts around its 16-token vectors and 48-token tiles
-// (1 .. 300, primes), feature counts around its 8-feature tiles, K below,
+// (1 .. 300, primes; below 16 only its dot-product tail runs), feature counts around its 8-feature tiles, K below,
 // at and above its 512-long chunks (so accumulators are parked between
 // chunks) and not a multiple of its 16-wide transposes, padded row strides,
 // with and without bias; a token count over one block of X^T (K = 1500:
