@@ -16,9 +16,10 @@
 //
 // linear runs one GEMM over all leading axes (the bias is written into the
 // output first and GEMM adds to it); its backward is two GEMMs and a sum. In
-// f32 on an AVX-512 CPU the forward runs kernels/linear_cpu.c instead, which
-// reads the weights in place where OpenBLAS would repack them on every call
-// (ViT-S/16 at 224: 6% off a forward).
+// f32 on an AVX-512 CPU, up to USEG_LINEAR_CPU_MAX_ROWS rows, the forward
+// runs kernels/linear_cpu.c instead, which reads the weights in place where
+// OpenBLAS would repack them on every call (ViT-S/16 at 224: 6-7% off a
+// forward on one thread).
 // conv2d lowers to GEMM per image through im2col (a (C KH KW, OH OW) matrix
 // of the receptive fields, zeros in the padding); the backward recomputes
 // the columns instead of keeping them, and scatters the column gradient
@@ -401,8 +402,8 @@ useg_status useg_linear(useg_ctx *ctx, useg_tensor *x, useg_tensor *w, useg_tens
     if (cuda) {
         USEG_TRY(USEG_CUDA_CALL(ctx, "linear", linear, x->dtype, y2.data, x2.data, wc->data, bc ? bc->data : NULL,
                                 x2.shape[0], I, O));
-    } else if (x->dtype == USEG_F32 && useg_linear_f32_cpu_available() && is_row_major(&x2, &ldx) &&
-               is_row_major(wc, &ldw)) {
+    } else if (x->dtype == USEG_F32 && x2.shape[0] <= USEG_LINEAR_CPU_MAX_ROWS && useg_linear_f32_cpu_available() &&
+               is_row_major(&x2, &ldx) && is_row_major(wc, &ldw)) {
         USEG_TRY(linear_f32_cpu(ctx, &x2, ldx, wc, ldw, bc, &y2));
     } else {
         if (bc) fill_rows(&y2, bc);
