@@ -286,23 +286,22 @@ AVX512 static void tile_dispatch(int nv, int nf, const tile_args *a) {
 // chunk adds the bias to their sum (_mm512_reduce_add_ps's fixed tree).
 
 // nt tokens (<= 4, rows of x) by nf features (<= 4, rows of w) over kc
-// steps of k; parked partial sums of token i, feature j at parked[(i 8 + j) 16].
-// Missing features read the last one's row and are neither parked nor stored.
+// steps of k; parked partial sums of token i, feature j at parked[(i 8 + j)
+// 16]. nt and nf are constants at every call site (tail_chunk), so acc
+// lives in registers.
 AVX512 static inline __attribute__((always_inline)) void
-dot_tile(const int nt, int nf, int64_t kc, const float *x, int64_t ldx, const float *w, int64_t ldw,
+dot_tile(const int nt, const int nf, int64_t kc, const float *x, int64_t ldx, const float *w, int64_t ldw,
          const float *bias, bool first, bool last, float *parked, float *y, int64_t ldy) {
-    const float *wr[4];
-    for (int j = 0; j < 4; j++) wr[j] = w + (j < nf ? j : nf - 1) * ldw;
     __m512 acc[4][4];
     for (int i = 0; i < nt; i++)
-        for (int j = 0; j < 4; j++)
-            acc[i][j] = first || j >= nf ? _mm512_setzero_ps() : _mm512_load_ps(parked + (i * TILE_F + j) * LANES);
+        for (int j = 0; j < nf; j++)
+            acc[i][j] = first ? _mm512_setzero_ps() : _mm512_load_ps(parked + (i * TILE_F + j) * LANES);
     for (int64_t k0 = 0; k0 < kc; k0 += LANES) {
         const __mmask16 mask = kc - k0 >= LANES ? 0xFFFF : (__mmask16)((1u << (kc - k0)) - 1);
         __m512 xv[4];
         for (int i = 0; i < nt; i++) xv[i] = _mm512_maskz_loadu_ps(mask, x + i * ldx + k0);
-        for (int j = 0; j < 4; j++) {
-            const __m512 wv = _mm512_maskz_loadu_ps(mask, wr[j] + k0);
+        for (int j = 0; j < nf; j++) {
+            const __m512 wv = _mm512_maskz_loadu_ps(mask, w + j * ldw + k0);
             for (int i = 0; i < nt; i++) acc[i][j] = _mm512_fmadd_ps(xv[i], wv, acc[i][j]);
         }
     }
@@ -322,13 +321,17 @@ AVX512 static void tail_chunk(int64_t r, int nf, int64_t kc, const float *x, int
         for (int64_t i = 0; i < r; i += 4) {
             const float *xi = x + i * ldx;
             float *y = a->y + i * a->ldy + j, *p = parked + (i * TILE_F + j) * LANES;
-#define DOT(NT) dot_tile(NT, nj, kc, xi, ldx, w, a->ldw, b, a->first, a->last, p, y, a->ldy)
-            switch (r - i < 4 ? r - i : 4) {
-            case 1: DOT(1); break;
-            case 2: DOT(2); break;
-            case 3: DOT(3); break;
-            default: DOT(4); break;
+            const int nt = r - i < 4 ? (int)(r - i) : 4;
+#define DOT(NT, NF)                                                                                                \
+    case (NT) * 4 + (NF) - 5: dot_tile(NT, NF, kc, xi, ldx, w, a->ldw, b, a->first, a->last, p, y, a->ldy); break;
+#define DOTS(NT) DOT(NT, 1) DOT(NT, 2) DOT(NT, 3) DOT(NT, 4)
+            switch (nt * 4 + nj - 5) {
+                DOTS(1)
+                DOTS(2)
+                DOTS(3)
+                DOTS(4)
             }
+#undef DOTS
 #undef DOT
         }
     }
