@@ -45,25 +45,27 @@
 // The result is bit-identical for any thread count. Inside a parallel
 // region the call runs on the calling thread.
 //
-// Measured (benchmarks/gemm/bench_linear.c, 1 thread of this shared 2-core
-// AVX-512 Xeon, load 3-5 with another job on both cores; GFLOP/s of medians
-// of interleaved samples; OpenBLAS = the bias copied into Y + one SkylakeX
-// sgemm, what useg_linear ran before):
-//   M x K -> N          kernel  OpenBLAS
-//   197 x  384 -> 1152    138     129     ViT-S/16 at 224: qkv
-//   197 x  384 ->  384    145     121                      proj
-//   197 x  384 -> 1536    133     128                      fc1
-//   197 x 1536 ->  384    136     118                      fc2
-//   3601 x  768 -> 2304   133     134     ViT-B/8 at 480: qkv
-//   3601 x  768 ->  768   135     130                      proj
-//   3601 x  768 -> 3072   125     129                      fc1
-//   3601 x 3072 ->  768   140     135                      fc2
-// Full tiles run at ~146 (192 or 208 tokens), above OpenBLAS's 1024^3 (130
-// in the same minutes); 197 tokens fill 13 vectors of 16, 208 lanes, so 5%
-// of the FMAs there are spent on padding. On 2 loaded cores both paths wait
-// on the scheduler alike. The token blocks: X^T blocks of 2^17, 2^18 and
-// 2^19 floats ran 3601 x 768 -> 2304 at 128, 110 and 88 GFLOP/s (KC = 512;
-// KC = 256 or 768 within noise of 512).
+// Measured (benchmarks/gemm/bench_linear.c on this shared 2-core AVX-512
+// Xeon, load ~3: another job held about one core, so 2 threads barely beat
+// one for either path; each call takes the next of 64 MB of copies of W, as
+// a model's layers do; GFLOP/s of medians of interleaved samples; OpenBLAS =
+// the bias copied into Y + one SkylakeX sgemm, what useg_linear ran before):
+//   M x K -> N                1 thread           2 threads
+//                          kernel OpenBLAS     kernel OpenBLAS
+//   197 x  384 -> 1152       142    129          141    127   ViT-S/16 224: qkv
+//   197 x  384 ->  384       156    126          149    123                 proj
+//   197 x  384 -> 1536       149    139          147    132                 fc1
+//   197 x 1536 ->  384       153    135          145    127                 fc2
+//   3601 x  768 -> 2304      146    162          144    159   ViT-B/8 480: qkv
+//   3601 x  768 ->  768      152    157          143    148                 proj
+//   3601 x  768 -> 3072      144    160          143    163                 fc1
+//   3601 x 3072 ->  768      155    160          148    158                 fc2
+// Hence USEG_LINEAR_CPU_MAX_ROWS: with thousands of tokens OpenBLAS's packing
+// is amortised and its blocking rereads W less often. The ViT-S/16 forward
+// at 224 (bench_vit, batch 1) took 0.92x the CPU time of the OpenBLAS path on
+// one thread and 0.91x on two (medians of 8-10 alternating runs). Token
+// blocks: X^T blocks of 2^17, 2^18 and 2^19 floats ran 3601 x 768 -> 2304
+// at 128, 110 and 88 GFLOP/s (KC = 512; KC = 256 or 768 within noise).
 #include "linear_cpu.h"
 
 #include <immintrin.h>
