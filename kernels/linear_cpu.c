@@ -62,8 +62,8 @@
 //   3601 x 3072 ->  768      155    160          148    158                 fc2
 // Hence USEG_LINEAR_CPU_MAX_ROWS: with thousands of tokens OpenBLAS's packing
 // is amortised and its blocking rereads W less often. The ViT-S/16 forward
-// at 224 (bench_vit, batch 1) took 0.92x the CPU time of the OpenBLAS path on
-// one thread and 0.91x on two (medians of 8-10 alternating runs). Token
+// at 224 (bench_vit, batch 1) took 0.91x the CPU time of the OpenBLAS path on
+// one thread and 0.90x on two (medians of 6-10 alternating runs). Token
 // blocks: X^T blocks of 2^17, 2^18 and 2^19 floats ran 3601 x 768 -> 2304
 // at 128, 110 and 88 GFLOP/s (KC = 512; KC = 256 or 768 within noise).
 #include "linear_cpu.h"
@@ -90,7 +90,8 @@ enum {
 // A token block's X^T holds at most this many floats (512 KB, a quarter of
 // an L2; larger blocks measured slower, see above).
 #define XT_BLOCK_FLOATS ((int64_t)1 << 17)
-// Threads start only for at least this many multiply-adds (~0.2 ms of a core).
+// Threads start only for at least this many multiply-adds (~0.2 ms of a
+// core; not tuned: every ViT layer at 197 tokens is above it).
 #define PARALLEL_MIN_MADDS ((double)(1 << 24))
 _Static_assert(TILE_ACC + TILE_V + 1 <= 32, "the tile's accumulators and operands fit the 32 zmm registers");
 
