@@ -29,6 +29,9 @@ static useg_status case_linear_bias(useg_ctx *ctx, useg_tensor **in, useg_tensor
 static useg_status case_linear_vector(useg_ctx *ctx, useg_tensor **in, useg_tensor **out) {
     return case_linear_bias(ctx, in, out);
 }
+static useg_status case_linear_tokens(useg_ctx *ctx, useg_tensor **in, useg_tensor **out) {
+    return case_linear_bias(ctx, in, out);
+}
 static useg_status case_linear_transposed(useg_ctx *ctx, useg_tensor **in, useg_tensor **out) {
     useg_tensor *t;
     USEG_TRY(useg_transpose(ctx, in[0], 0, 1, &t));
@@ -54,9 +57,9 @@ static const parity_case cases[] = {
     CASE(matmul_2d, 2),          CASE(matmul_batch_broadcast, 2), CASE(matmul_folded, 2),
     CASE(matmul_trans_a, 2),     CASE(matmul_trans_b, 2),         CASE(matmul_size1, 2),
     CASE(matmul_transposed_view, 2), CASE(matmul_sliced, 2),      CASE(linear_bias, 3),
-    CASE(linear_vector, 3),      CASE(linear_transposed, 2),      CASE(conv_stride_pad, 3),
-    CASE(conv_3x3, 2),           CASE(conv_permuted, 3),          CASE(conv_patch, 3),
-    CASE(conv_patch_remainder, 2),
+    CASE(linear_vector, 3),      CASE(linear_tokens, 3),          CASE(linear_transposed, 2),
+    CASE(conv_stride_pad, 3),    CASE(conv_3x3, 2),               CASE(conv_permuted, 3),
+    CASE(conv_patch, 3),         CASE(conv_patch_remainder, 2),
 #undef CASE
 };
 

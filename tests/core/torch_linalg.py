@@ -24,6 +24,8 @@ CASES = {
     "matmul_sliced": (lambda a, b: a[:, 0:13:2] @ b, [(9, 13), (7, 3)], "any"),
     "linear_bias": (lambda x, w, b: F.linear(x, w, b), [(2, 3, 37), (19, 37), (19,)], "any"),
     "linear_vector": (lambda x, w, b: F.linear(x, w, b), [(13,), (7, 13), (7,)], "any"),
+    # 101 tokens: two 48-token tiles of kernels/linear_cpu.c and a tail of 5.
+    "linear_tokens": (lambda x, w, b: F.linear(x, w, b), [(1, 101, 70), (21, 70), (21,)], "any"),
     "linear_transposed": (lambda x, w: F.linear(x.t(), w), [(37, 5), (11, 37)], "any"),
     "conv_stride_pad": (lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2)),
                         [(2, 3, 11, 9), (5, 3, 3, 4), (5,)], "any"),
