@@ -71,6 +71,9 @@ import scipy.io
 import scipy.ndimage
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))
+import coco_rle  # noqa: E402
+
 MAX_DETS = "1,10,100,1000"
 BSDS_ANNOTATORS = 5
 GRID_ROWS = (1, 2, 3, 4, 6, 8, 12, 16)
@@ -88,28 +91,8 @@ ALL_METHODS = ["maskcut"] + list(UNSAM_VARIANTS) + ["grid", "otsu"]
 # ---------------------------------------------------------------- RLE
 
 def rle_encode(mask):
-    """COCO compressed RLE of a (H, W) bool mask: run lengths in column-major
-    order starting with a run of zeros, each count after the second stored
-    as the difference to the count two before, in 5-bit groups with a
-    continuation bit, offset by 48 (pycocotools' rleToString)."""
-    h, w = mask.shape
-    flat = mask.ravel(order="F").astype(np.int8)
-    change = np.flatnonzero(np.diff(flat)) + 1
-    edges = np.concatenate(([0], change, [flat.size]))
-    counts = np.diff(edges).tolist()
-    if flat.size and flat[0]:
-        counts.insert(0, 0)
-    out = []
-    for i, x in enumerate(counts):
-        if i > 2:
-            x -= counts[i - 2]
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            out.append(chr(48 + (c | 0x20 if more else c)))
-    return {"size": [h, w], "counts": "".join(out)}
+    """COCO RLE object of a (H, W) bool mask (tests/coco_rle.py's encoder)."""
+    return {"size": list(mask.shape), "counts": coco_rle.encode(mask)}
 
 
 def bbox_of(mask):

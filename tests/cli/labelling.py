@@ -1,9 +1,10 @@
 """Helpers shared by the labelling commands' end-to-end tests (test_maskcut.py,
 test_unsam.py): running useg (cli_check's counted checks), synthetic scenes with known
-objects, a compressed-RLE decoder, killing a run after some parts."""
+objects, the compressed-RLE decoder (tests/coco_rle.py), killing a run after some parts."""
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -11,6 +12,9 @@ from PIL import Image, ImageDraw
 
 from cli_check import check, failures  # noqa: F401 (re-exported to the tests)
 from cli_check import run as run_command
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from coco_rle import decode as rle_decode  # noqa: E402,F401 (re-exported to the tests)
 
 USEG = None  # set by the test script
 PALETTE = [(220, 40, 40), (40, 70, 220), (40, 200, 220), (200, 60, 220)]
@@ -45,28 +49,6 @@ def scene(seed):
         masks.append(m)
     return np.clip(np.round(img), 0, 255).astype(np.uint8), masks
 
-
-def rle_decode(counts, h, w):
-    """pycocotools' compressed RLE string -> (h, w) bool (written from its format)."""
-    runs, p = [], 0
-    while p < len(counts):
-        x, k, more = 0, 0, True
-        while more:
-            c = ord(counts[p]) - 48
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p, k = p + 1, k + 1
-            if not more and c & 0x10:
-                x |= -1 << (5 * k)
-        if len(runs) > 2:
-            x += runs[-2]
-        runs.append(x)
-    flat, pos = np.zeros(h * w, bool), 0
-    for i, c in enumerate(runs):
-        flat[pos:pos + c] = i % 2 == 1
-        pos += c
-    check_rle = pos == h * w
-    return flat.reshape(w, h).T, check_rle
 
 
 def run(args, expect, env=None, cmd="maskcut"):

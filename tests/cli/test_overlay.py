@@ -35,9 +35,10 @@ except ImportError as e:
     sys.exit(77)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(HERE, "..", "data")]
+sys.path[:0] = [HERE, os.path.join(HERE, ".."), os.path.join(HERE, "..", "data")]
 from cli_check import check, failures  # noqa: E402
 from cli_check import run as run_command  # noqa: E402
+from coco_rle import encode as rle_encode  # noqa: E402
 from overlay_ref import reference  # noqa: E402  (the NumPy formula)
 
 USEG = sys.argv[1]
@@ -45,24 +46,6 @@ USEG = sys.argv[1]
 
 def run(args, expect):
     return run_command(USEG, "overlay", args, expect)
-
-
-def rle_encode(mask):
-    """(h, w) bool -> pycocotools' compressed RLE string (written from its format)."""
-    flat = mask.T.reshape(-1)
-    bounds = np.concatenate([[0], np.flatnonzero(flat[1:] != flat[:-1]) + 1, [flat.size]])
-    counts = ([0] if flat[0] else []) + np.diff(bounds).tolist()
-    out = []
-    for i, x in enumerate(counts):
-        if i > 2:
-            x -= counts[i - 2]
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            out.append(chr(c + 48 + (0x20 if more else 0)))
-    return "".join(out)
 
 
 def annotation(i, image_id, mask, level=None, parent=None):
