@@ -90,14 +90,12 @@ void useg_hierarchy_relink(int n, const int32_t *parent, const bool *kept, int32
 
 typedef struct workers {
     int n;
-    useg_ctx *ctx;          // (n)
-    int64_t first_bad;      // lowest failing item, -1 when none
-    useg_status bad_status;
-    char bad_message[USEG_MESSAGE_MAX];
+    useg_ctx *ctx;            // (n)
+    useg_first_error first;   // the lowest failing item's error
 } workers;
 
 static useg_status workers_init(useg_ctx *ctx, workers *w) {
-    *w = (workers){.n = omp_get_max_threads(), .first_bad = -1};
+    *w = (workers){.n = omp_get_max_threads(), .first = USEG_FIRST_ERROR_INIT};
     w->ctx = calloc((size_t)w->n, sizeof *w->ctx);
     if (!w->ctx) return useg_fail(ctx, USEG_ERR_OUT_OF_MEMORY, "unsam: out of memory (%d thread contexts)", w->n);
     for (int t = 0; t < w->n; t++) {
@@ -113,21 +111,6 @@ static void workers_free(workers *w) {
     w->ctx = NULL;
 }
 
-// Record item i's failure in thread context c: the lowest item's message
-// wins, so the reported error does not depend on the schedule.
-static void workers_fail(workers *w, int64_t i, useg_ctx *c) {
-#pragma omp critical(useg_unsam_error)
-    if (w->first_bad < 0 || i < w->first_bad) {
-        w->first_bad = i;
-        w->bad_status = c->status;
-        memcpy(w->bad_message, c->message, sizeof w->bad_message);
-    }
-    useg_clear_error(c);
-}
-
-static useg_status workers_status(useg_ctx *ctx, const workers *w) {
-    return w->first_bad < 0 ? USEG_OK : useg_fail(ctx, w->bad_status, "%s", w->bad_message);
-}
 
 // --- Refinement. ----------------------------------------------------------------
 
@@ -316,10 +299,10 @@ useg_status useg_unsam_refine(useg_ctx *ctx, const useg_tensor *img, const useg_
         useg_ctx *c = &w.ctx[omp_get_thread_num()];
         if (refine_group(c, image, planes, &win[group_start[g]], group_start[g + 1] - group_start[g], opt, dst, kept,
                          ious) != USEG_OK)
-            workers_fail(&w, g, c);
+            useg_first_error_keep(&w.first, g, c);
         useg_step_end(c);
     }
-    useg_status st = workers_status(ctx, &w);
+    useg_status st = useg_first_error_report(ctx, &w.first);
     workers_free(&w);
     return st;
 }
@@ -391,21 +374,21 @@ static useg_status conquer_regions(useg_ctx *ctx, workers *w, const useg_tensor 
         if (useg_wrap(c, USEG_F32, 3, (const int64_t[]){g, g, C}, (float *)keys->data + (size_t)r * (size_t)(g * g * C),
                       &f) != USEG_OK ||
             useg_merge(c, f, &opt->merge, &c->params, &mr[r]) != USEG_OK)
-            workers_fail(w, r, c);
+            useg_first_error_keep(&w->first, r, c);
     }
     double t1 = omp_get_wtime();
     seconds[USEG_UNSAM_MERGE] = t1 - t0;
-    USEG_TRY(workers_status(ctx, w));
+    USEG_TRY(useg_first_error_report(ctx, &w->first));
 #pragma omp parallel for schedule(dynamic, 1)
     for (int r = 0; r < R; r++) {
         cq[r] = (useg_conquer_result){0};
         if (!usable[r]) continue;
         useg_ctx *c = &w->ctx[omp_get_thread_num()];
         if (useg_conquer(c, region[r], &mr[r], &opt->conquer, mask_resize, NULL, &c->params, &cq[r]) != USEG_OK)
-            workers_fail(w, r, c);
+            useg_first_error_keep(&w->first, r, c);
     }
     seconds[USEG_UNSAM_CONQUER] = omp_get_wtime() - t1;
-    return workers_status(ctx, w);
+    return useg_first_error_report(ctx, &w->first);
 }
 
 useg_status useg_unsam_image(useg_ctx *ctx, const useg_backbone *bb, const useg_tensor *img,
