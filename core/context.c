@@ -1,3 +1,10 @@
+// The context (context.h): arenas by lifetime, the sticky first error, the
+// first-error record of parallel loops, and arena allocation that fails with
+// a message instead of returning NULL. Arenas reserve lazily: the initial
+// chunk sizes below (params 16 MiB, step 64 MiB, scratch 16 MiB) are what a
+// first allocation takes, not what a context costs; every arena is capped at
+// 16 GiB unless the options set a lower limit, so a runaway size fails with a
+// message naming the arena instead of exhausting the machine.
 #include "context.h"
 
 #include "device.h"
