@@ -241,13 +241,18 @@ enum { SPLIT_ALIGN = 16 };
 // checks, run on the calling thread.
 #define SMALL_KERNEL_MADDS 1e6
 
+// Where block p of `parts` blocks of `len` rows (or columns) starts; block
+// `parts` starts at len, so block p is [split_at(p), split_at(p + 1)).
+static int64_t split_at(int64_t len, int64_t parts, int64_t p) {
+    return p == parts ? len : len * p / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+}
+
 // The fewest rows (or columns) any of `parts` blocks of `len` gets.
 static int64_t smallest_block(int64_t len, int64_t parts) {
     int64_t least = len;
     for (int64_t p = 0; p < parts; p++) {
-        const int64_t i0 = len * p / parts / SPLIT_ALIGN * SPLIT_ALIGN;
-        const int64_t i1 = p == parts - 1 ? len : len * (p + 1) / parts / SPLIT_ALIGN * SPLIT_ALIGN;
-        if (i1 - i0 < least) least = i1 - i0;
+        const int64_t size = split_at(len, parts, p + 1) - split_at(len, parts, p);
+        if (size < least) least = size;
     }
     return least;
 }
@@ -269,8 +274,7 @@ static void run(const gemm_call *g) {
     }
     _Pragma("omp parallel for num_threads(parts) schedule(static, 1)")
     for (int64_t p = 0; p < parts; p++) {
-        const int64_t i0 = len * p / parts / SPLIT_ALIGN * SPLIT_ALIGN;
-        const int64_t i1 = p == parts - 1 ? len : len * (p + 1) / parts / SPLIT_ALIGN * SPLIT_ALIGN;
+        const int64_t i0 = split_at(len, parts, p), i1 = split_at(len, parts, p + 1);
         if (i1 > i0) {
             gemm_call s = sub_call(g, by_rows, i0, i1);
             call_blas(&s);
