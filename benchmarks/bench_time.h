@@ -43,6 +43,12 @@ static inline double bench_median(double *t, int n) {
     return t[n / 2];
 }
 
+// Back-to-back calls per timed sample so that it lasts at least min_ms, from
+// the time of one call, first_ms.
+static inline int bench_reps(double first_ms, double min_ms) {
+    return first_ms > min_ms ? 1 : (int)(min_ms / (first_ms > 1e-3 ? first_ms : 1e-3)) + 1;
+}
+
 // The median and minimum of times[1..reps] (times[0] is the warm-up), without
 // the newline, so a caller can add fields.
 static inline void bench_print_times(double *times, int reps) {

@@ -31,8 +31,7 @@ static useg_status time_gemm(useg_ctx *ctx, int64_t M, int64_t K, int64_t N, dou
 #define GEMM() useg_gemm_f32(ctx, false, false, M, N, K, 1.0f, a->data, K, b->data, N, 0.0f, c->data, N)
     double t0 = bench_now_ms();
     USEG_TRY(GEMM());
-    double first = bench_now_ms() - t0;
-    int reps = first > min_sample_ms ? 1 : (int)(min_sample_ms / (first > 1e-3 ? first : 1e-3)) + 1;
+    const int reps = bench_reps(bench_now_ms() - t0, min_sample_ms);
     double samples[SAMPLES];
     for (int s = 0; s < SAMPLES; s++) {
         t0 = bench_now_ms();

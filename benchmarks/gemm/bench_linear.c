@@ -69,16 +69,11 @@ static double sample_ms(void (*fn)(const linear_case *), const linear_case *c, i
     return (bench_now_ms() - t0) / reps;
 }
 
-static int reps_for(void (*fn)(const linear_case *), const linear_case *c) {
-    double first = sample_ms(fn, c, 1);
-    return first > min_sample_ms ? 1 : (int)(min_sample_ms / (first > 1e-3 ? first : 1e-3)) + 1;
-}
-
 // Median ms per call of the kernel (ms[0]) and of OpenBLAS (ms[1]).
 static void time_case(const linear_case *c, double ms[2]) {
     void (*fns[2])(const linear_case *) = {run_kernel, run_openblas};
     int reps[2];
-    for (int p = 0; p < 2; p++) reps[p] = reps_for(fns[p], c);
+    for (int p = 0; p < 2; p++) reps[p] = bench_reps(sample_ms(fns[p], c, 1), min_sample_ms);
     double t[2][SAMPLES];
     for (int s = 0; s < SAMPLES; s++)
         for (int p = 0; p < 2; p++) t[p][s] = sample_ms(fns[p], c, reps[p]);
