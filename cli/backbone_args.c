@@ -4,19 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool useg_parse_int_in(const char *text, long lo, long hi, int64_t *out) {
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*end || end == text || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
 void useg_backbone_args_init(useg_backbone_args *a) { *a = (useg_backbone_args){.patch = 8}; }
 
 useg_arg_result useg_backbone_arg(useg_backbone_args *a, int c, const char *v) {
-    char *end;
+    int64_t p;
     switch (c) {
     case USEG_OPT_WEIGHTS: a->weights = v; return USEG_ARG_TAKEN;
-    case USEG_OPT_PATCH: {
-        long p = strtol(v, &end, 10);
-        if (*end || end == v || p < 2 || p > 64) return USEG_ARG_BAD;
+    case USEG_OPT_PATCH:
+        if (!useg_parse_int_in(v, 2, 64, &p)) return USEG_ARG_BAD;
         a->patch = (int)p;
         a->patch_given = true;
         return USEG_ARG_TAKEN;
-    }
     default: return USEG_ARG_OTHER;
     }
 }
@@ -34,26 +40,20 @@ useg_status useg_backbone_args_open(useg_ctx *ctx, const useg_backbone_args *a, 
 }
 
 useg_arg_result useg_maskcut_arg(useg_maskcut_image_options *o, int c, const char *v) {
-    char *end;
+    int64_t n;
     switch (c) {
-    case USEG_OPT_N_MASKS: {
-        long n = strtol(v, &end, 10);
-        if (*end || end == v || n < 1 || n > 100) return USEG_ARG_BAD;
+    case USEG_OPT_N_MASKS:
+        if (!useg_parse_int_in(v, 1, 100, &n)) return USEG_ARG_BAD;
         o->cut.n_masks = (int)n;
         return USEG_ARG_TAKEN;
-    }
     case USEG_OPT_TAU: {
+        char *end;
         double t = strtod(v, &end);
         if (*end || end == v || !(t >= -1 && t < 1)) return USEG_ARG_BAD;
         o->cut.tau = t;
         return USEG_ARG_TAKEN;
     }
-    case USEG_OPT_SIZE: {
-        long s = strtol(v, &end, 10);
-        if (*end || end == v || s < 1 || s > 8192) return USEG_ARG_BAD;
-        o->size = s;
-        return USEG_ARG_TAKEN;
-    }
+    case USEG_OPT_SIZE: return useg_parse_int_in(v, 1, 8192, &o->size) ? USEG_ARG_TAKEN : USEG_ARG_BAD;
     case USEG_OPT_NO_CRF: o->crf = false; return USEG_ARG_TAKEN;
     case USEG_OPT_EARLY_STOP: o->cut.early_stop = true; return USEG_ARG_TAKEN;
     default: return USEG_ARG_OTHER;

@@ -25,6 +25,11 @@ enum { USEG_OPT_WEIGHTS = 1100, USEG_OPT_PATCH, USEG_OPT_N_MASKS, USEG_OPT_TAU, 
 // What a per-option parser made of option c.
 typedef enum useg_arg_result { USEG_ARG_OTHER, USEG_ARG_TAKEN, USEG_ARG_BAD } useg_arg_result;
 
+// Parse an option's decimal integer in [lo, hi] into *out; false (out
+// untouched) when text is anything else (empty, trailing characters, out of
+// range). The one range check of the subcommands' integer options.
+bool useg_parse_int_in(const char *text, long lo, long hi, int64_t *out);
+
 #define USEG_BACKBONE_OPTIONS \
     {"weights", required_argument, NULL, USEG_OPT_WEIGHTS}, {"patch", required_argument, NULL, USEG_OPT_PATCH}
 

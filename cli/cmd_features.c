@@ -208,7 +208,6 @@ int useg_cmd_features(int argc, char **argv) {
     int c, li = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
-        char *end;
         if (useg_dataset_arg(&a.data, c, optarg)) continue;
         useg_arg_result r = useg_backbone_arg(&a.backbone, c, optarg);
         if (r == USEG_ARG_TAKEN) continue;
@@ -224,8 +223,7 @@ int useg_cmd_features(int argc, char **argv) {
             break;
         }
         case OPT_SIZE:
-            a.size = strtol(optarg, &end, 10);
-            if (*end || a.size < 1 || a.size > 8192) goto bad;
+            if (!useg_parse_int_in(optarg, 1, 8192, &a.size)) goto bad;
             break;
         case OPT_RESIZE: {
             int f = useg_resample_from_name(optarg);

@@ -177,14 +177,6 @@ static bool parse_thresholds(const char *text, unsam_job *job) {
     return true;
 }
 
-static bool parse_int(const char *text, long lo, long hi, int64_t *out) {
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (*end || end == text || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
 int useg_cmd_unsam(int argc, char **argv) {
     enum { OPT_CROP_SIZE = 1, OPT_THRESHOLDS, OPT_MIN_SIZE, OPT_KEEP_RGB, OPT_WHOLE_IMAGE, OPT_REFINE,
            OPT_REFINE_SIDE };
@@ -214,13 +206,13 @@ int useg_cmd_unsam(int argc, char **argv) {
         int64_t v;
         switch (c) {
         case OPT_CROP_SIZE:
-            if (!parse_int(optarg, 2, 4096, &job.opt.crop_size)) goto bad;
+            if (!useg_parse_int_in(optarg, 2, 4096, &job.opt.crop_size)) goto bad;
             break;
         case OPT_THRESHOLDS:
             if (!parse_thresholds(optarg, &job)) goto bad;
             break;
         case OPT_MIN_SIZE:
-            if (!parse_int(optarg, 1, 1 << 24, &v)) goto bad;
+            if (!useg_parse_int_in(optarg, 1, 1 << 24, &v)) goto bad;
             job.opt.merge.min_size = (int)v;
             break;
         case OPT_KEEP_RGB: job.opt.crop_bgr = false; break;
@@ -231,7 +223,7 @@ int useg_cmd_unsam(int argc, char **argv) {
             else goto bad;
             break;
         case OPT_REFINE_SIDE:
-            if (!parse_int(optarg, 8, 8192, &job.opt.refine.max_side)) goto bad;
+            if (!useg_parse_int_in(optarg, 8, 8192, &job.opt.refine.max_side)) goto bad;
             break;
         case 'h': help(stdout); return USEG_EXIT_OK;
         default: help(stderr); return USEG_EXIT_USAGE;

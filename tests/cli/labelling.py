@@ -50,6 +50,18 @@ def scene(seed):
     return np.clip(np.round(img), 0, 255).astype(np.uint8), masks
 
 
+def write_scenes(folder, seeds):
+    """The scenes of `seeds` saved in folder as sceneNN.png (even seeds) or .jpg
+    (odd, quality 95); returns {file name: object masks}."""
+    os.makedirs(folder)
+    truth = {}
+    for s in seeds:
+        img, masks = scene(s)
+        name = f"scene{s:02d}.{'jpg' if s % 2 else 'png'}"
+        Image.fromarray(img).save(os.path.join(folder, name), quality=95)
+        truth[name] = masks
+    return truth
+
 
 def run(args, expect, env=None, cmd="maskcut"):
     """useg CMD ARGS with the expected exit code checked."""

@@ -38,9 +38,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import numpy as np
-    from PIL import Image
     import labelling
-    from labelling import check, kill_after_parts, rle_decode, run, scene
+    from labelling import check, kill_after_parts, rle_decode, run, write_scenes
 except ImportError as e:
     print(f"skipped: numpy/PIL unavailable ({e})")
     sys.exit(77)
@@ -97,13 +96,7 @@ def tiny_vit(path):
 
 with tempfile.TemporaryDirectory() as tmp:
     images = os.path.join(tmp, "images")
-    os.makedirs(images)
-    truth = {}
-    for s in SEEDS:
-        img, masks = scene(s)
-        name = f"scene{s:02d}.{'jpg' if s % 2 else 'png'}"
-        Image.fromarray(img).save(os.path.join(images, name), quality=95)
-        truth[name] = masks
+    truth = write_scenes(images, SEEDS)
 
     # (a) End to end, default settings.
     full = os.path.join(tmp, "full.json")

@@ -3,7 +3,7 @@
 
 Usage: test_unsam.py USEG
 
-On synthetic scenes with known objects (labelling.scene; PNG and JPEG),
+On synthetic scenes with known objects (labelling.write_scenes; PNG and JPEG),
 weights-free backbone, default settings plus --whole-image:
 - the file is well formed: ids 1..K, every image listed, area and bbox agree
   with the decoded RLE, score 1.0 for level 0 and t / (T + 1) for level t,
@@ -30,9 +30,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import numpy as np
-    from PIL import Image
     import labelling
-    from labelling import check, kill_after_parts, rle_decode, run, scene
+    from labelling import check, kill_after_parts, rle_decode, run, write_scenes
 except ImportError as e:
     print(f"skipped: numpy/PIL unavailable ({e})")
     sys.exit(77)
@@ -92,13 +91,7 @@ def check_file(doc, truth):
 
 with tempfile.TemporaryDirectory() as tmp:
     images = os.path.join(tmp, "images")
-    os.makedirs(images)
-    truth = {}
-    for s in SEEDS:
-        img, masks = scene(s)
-        name = f"scene{s:02d}.{'jpg' if s % 2 else 'png'}"
-        Image.fromarray(img).save(os.path.join(images, name), quality=95)
-        truth[name] = masks
+    truth = write_scenes(images, SEEDS)
     base = ["--images", images, "--whole-image"]
 
     full = os.path.join(tmp, "full.json")
