@@ -59,8 +59,7 @@ static double time_ms(useg_ctx *ctx, bench_fn fn, void *arg) {
         t[r] = bench_now_ms() - t0;
         useg_step_end(ctx);
     }
-    qsort(t, REPEATS, sizeof *t, bench_cmp_double);
-    return t[REPEATS / 2];
+    return bench_median(t, REPEATS);
 }
 
 typedef struct {
