@@ -263,6 +263,18 @@ useg_status useg_unsam_refine(useg_ctx *ctx, const useg_tensor *img, const useg_
         return USEG_OK;
     }
 
+    // mask_window and refine_group read 0/1 planes: masks may hold any nonzero.
+    const uint8_t *planes = src;
+    bool binary = true;
+    for (int64_t i = 0; i < K * plane && binary; i++) binary = src[i] <= 1;
+    if (!binary) {
+        useg_tensor *b;
+        USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 3, (const int64_t[]){K, H, W}, &b));
+        uint8_t *bin = b->data;
+        for (int64_t i = 0; i < K * plane; i++) bin[i] = src[i] != 0;
+        planes = bin;
+    }
+
     // Windows, sorted so masks sharing one are neighbours; groups of one window.
     window *win;
     int *group_start, n_groups = 0; // (n_groups + 1)
@@ -272,25 +284,13 @@ useg_status useg_unsam_refine(useg_ctx *ctx, const useg_tensor *img, const useg_
     for (int k = 0; k < K; k++) {
         kept[k] = false;
         ious[k] = 0.0;
-        // Masks are read as 0/1 below.
-        if (mask_window(src + (size_t)k * (size_t)plane, H, W, &win[n])) win[n++].mask = k;
+        if (mask_window(planes + (size_t)k * (size_t)plane, H, W, &win[n])) win[n++].mask = k;
     }
     qsort(win, (size_t)n, sizeof *win, cmp_window);
     for (int i = 0; i < n; i++)
         if (i == 0 || !same_window(&win[i], &win[i - 1]) || i - group_start[n_groups - 1] == REFINE_GROUP_MAX)
             group_start[n_groups++] = i;
     group_start[n_groups] = n;
-
-    // Planes given to refine_group must be 0/1: masks may hold any nonzero.
-    uint8_t *bin = NULL;
-    for (int64_t i = 0; i < K * plane && !bin; i++)
-        if (src[i] > 1) {
-            useg_tensor *b;
-            USEG_TRY(useg_empty(ctx, NULL, USEG_U8, 3, (const int64_t[]){K, H, W}, &b));
-            bin = b->data;
-            for (int64_t j = 0; j < K * plane; j++) bin[j] = src[j] != 0;
-        }
-    const uint8_t *planes = bin ? bin : src;
 
     workers w;
     USEG_TRY(workers_init(ctx, &w));

@@ -34,7 +34,9 @@ static const char *const STAGES[USEG_UNSAM_STAGES] = {"divide", "features", "mer
 
 static int throughput(useg_ctx *ctx, const useg_backbone *bb, const useg_unsam_options *opt, useg_tensor **imgs,
                       int n, int reps) {
-    double *total = calloc((size_t)(n * reps), sizeof *total), *stage = calloc((size_t)(n * reps), sizeof *stage);
+    const int runs = n * reps;
+    // total (runs), then stage s's seconds at stage + s * runs.
+    double *total = calloc((size_t)runs * (1 + USEG_UNSAM_STAGES), sizeof *total), *stage = total + runs;
     double sum_s = 0, med[USEG_UNSAM_STAGES];
     int64_t masks = 0, cand = 0, divide = 0;
     for (int i = 0; i < n; i++) {
@@ -42,7 +44,6 @@ static int throughput(useg_ctx *ctx, const useg_backbone *bb, const useg_unsam_o
         if (useg_unsam_image(ctx, bb, imgs[i], opt, &r) != USEG_OK) goto fail; // warm-up
         useg_step_end(ctx);
     }
-    double sec[USEG_UNSAM_STAGES][64] = {{0}};
     for (int rep = 0; rep < reps; rep++)
         for (int i = 0; i < n; i++) {
             useg_unsam_result r;
@@ -50,31 +51,24 @@ static int throughput(useg_ctx *ctx, const useg_backbone *bb, const useg_unsam_o
             if (useg_unsam_image(ctx, bb, imgs[i], opt, &r) != USEG_OK) goto fail;
             total[rep * n + i] = (bench_now_ms() - t0) / 1e3;
             sum_s += total[rep * n + i];
-            for (int s = 0; s < USEG_UNSAM_STAGES; s++) sec[s][(rep * n + i) % 64] = r.seconds[s];
+            for (int s = 0; s < USEG_UNSAM_STAGES; s++) stage[s * runs + rep * n + i] = r.seconds[s];
             if (rep == 0) masks += r.count, cand += r.n_candidates, divide += r.n_divide;
             useg_step_end(ctx);
         }
-    const int m = n * reps < 64 ? n * reps : 64;
-    for (int s = 0; s < USEG_UNSAM_STAGES; s++) {
-        for (int k = 0; k < m; k++) stage[k] = sec[s][k];
-        qsort(stage, (size_t)m, sizeof *stage, bench_cmp_double);
-        med[s] = stage[m / 2];
-    }
-    qsort(total, (size_t)(n * reps), sizeof *total, bench_cmp_double);
+    for (int s = 0; s < USEG_UNSAM_STAGES; s++) med[s] = bench_median(stage + s * runs, runs);
+    const double med_total = bench_median(total, runs);
     printf("%d images x %d reps: median %.3f s/image, %.3f images/s, %.1f masks/s (%.1f masks/image: %.1f divide, "
            "%.1f candidates before refinement)\n",
-           n, reps, total[n * reps / 2], n * reps / sum_s, (double)masks * reps / sum_s, (double)masks / n,
+           n, reps, med_total, runs / sum_s, (double)masks * reps / sum_s, (double)masks / n,
            (double)divide / n, (double)cand / n);
     printf("median s per stage:");
     for (int s = 0; s < USEG_UNSAM_STAGES; s++) printf(" %s %.3f", STAGES[s], med[s]);
     printf("\n");
     free(total);
-    free(stage);
     return 0;
 fail:
     fprintf(stderr, "bench_unsam: %s\n", ctx->message);
     free(total);
-    free(stage);
     return 1;
 }
 

@@ -95,6 +95,16 @@ static void check_refine(useg_ctx *ctx) {
         for (int64_t p = 0; p < plane; p++) zero &= r[k * plane + p] == 0;
         CHECK(zero, "refine: dropped mask %d is not zeroed", k);
     }
+    // Nonzero is inside: the same masks as 0/255 refine the same way.
+    useg_tensor *masks255, *out255;
+    bool kept255[5];
+    double ious255[5];
+    CHECK_OK(ctx, useg_empty(ctx, NULL, USEG_U8, 3, (const int64_t[]){5, H, W}, &masks255));
+    for (int64_t p = 0; p < 5 * plane; p++) ((uint8_t *)masks255->data)[p] = m[p] ? 255 : 0;
+    CHECK_OK(ctx, useg_unsam_refine(ctx, img, masks255, &opt, &out255, kept255, ious255));
+    CHECK(!memcmp(out255->data, out->data, (size_t)(5 * plane)) && !memcmp(kept255, kept, sizeof kept) &&
+              !memcmp(ious255, ious, sizeof ious),
+          "refine: masks in 0/255 refine differently from 0/1");
     // The working size: a small cap changes results but not the rules.
     opt.max_side = 16;
     CHECK_OK(ctx, useg_unsam_refine(ctx, img, masks, &opt, &out, kept, ious));
