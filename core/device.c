@@ -20,7 +20,7 @@ void useg_device_arena_init(useg_device_arena *a, const char *name, void *base, 
 }
 
 void *useg_device_arena_alloc(useg_device_arena *a, size_t bytes) {
-    size_t need = (bytes + USEG_DEVICE_ALIGN - 1) & ~(size_t)(USEG_DEVICE_ALIGN - 1);
+    size_t need = useg_device_align_up(bytes);
     if (need == 0) need = USEG_DEVICE_ALIGN;
     if (need < bytes || need > a->size - a->used) return NULL;
     void *p = a->base + a->used;

@@ -33,6 +33,12 @@
 // alignment, so every tensor starts on a full memory transaction.
 enum { USEG_DEVICE_ALIGN = 256 };
 
+// n rounded up to a multiple of USEG_DEVICE_ALIGN (0 stays 0): the size a
+// device arena block of n bytes takes, also used to lay out workspaces.
+static inline size_t useg_device_align_up(size_t n) {
+    return (n + USEG_DEVICE_ALIGN - 1) & ~(size_t)(USEG_DEVICE_ALIGN - 1);
+}
+
 typedef struct useg_device_arena {
     const char *name;  // for messages ("cuda step", ...)
     char *base;        // start of the block

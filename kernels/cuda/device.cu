@@ -40,7 +40,6 @@ extern "C" useg_status useg_cuda_device_count(useg_ctx *ctx, int *count) {
                      cudaGetErrorString(err));
 }
 
-static size_t round_up(size_t n) { return (n + USEG_DEVICE_ALIGN - 1) & ~(size_t)(USEG_DEVICE_ALIGN - 1); }
 
 // Undo whatever setup() got to; fields not yet set are NULL.
 static void teardown(useg_cuda *c) {
@@ -78,9 +77,9 @@ static useg_status setup(useg_ctx *ctx, useg_cuda *c, const useg_cuda_options *o
     size_t usable = free_bytes > BLAS_WORKSPACE_BYTES + LIBRARY_RESERVE_BYTES
                         ? free_bytes - BLAS_WORKSPACE_BYTES - LIBRARY_RESERVE_BYTES
                         : 0;
-    size_t params = round_up(o.params_bytes ? o.params_bytes : usable / 4);
-    size_t step = round_up(o.step_bytes ? o.step_bytes : usable / 2);
-    size_t scratch = round_up(o.scratch_bytes ? o.scratch_bytes : usable / 8);
+    size_t params = useg_device_align_up(o.params_bytes ? o.params_bytes : usable / 4);
+    size_t step = useg_device_align_up(o.step_bytes ? o.step_bytes : usable / 2);
+    size_t scratch = useg_device_align_up(o.scratch_bytes ? o.scratch_bytes : usable / 8);
     size_t total = params + step + scratch + BLAS_WORKSPACE_BYTES;
     cudaError_t err = cudaMalloc(&c->block, total);
     if (err != cudaSuccess) {

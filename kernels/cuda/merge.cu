@@ -262,8 +262,6 @@ static __global__ void __launch_bounds__(MERGE_THREADS)
 }
 
 // Bytes of one grid's device workspace and outputs, each piece rounded to 256 bytes.
-static size_t up(size_t b) { return (b + USEG_DEVICE_ALIGN - 1) & ~(size_t)(USEG_DEVICE_ALIGN - 1); }
-
 struct grid_sizes {
     int64_t n, nodes, edges;
     size_t work, out; // device bytes of workspace; of outputs (merges, weights, level ends, meta)
@@ -274,10 +272,12 @@ static grid_sizes sizes_of(const useg_merge_grid *g, int n_thresholds) {
     s.n = g->h * g->w;
     s.nodes = 2 * s.n - 1;
     s.edges = grid_edge_count(g->h, g->w);
-    s.work = up((size_t)(s.n * g->C) * 8) + up((size_t)(s.n * g->C) * 4) + 4 * up((size_t)s.nodes * 4) +
-             2 * up((size_t)s.n * 4) + up((size_t)(s.edges > 0 ? s.edges : 1) * 4);
-    s.out = up((size_t)(s.n > 1 ? s.n - 1 : 1) * 8) + up((size_t)(s.n > 1 ? s.n - 1 : 1) * 4) +
-            up((size_t)n_thresholds * 4) + up(16);
+    s.work = useg_device_align_up((size_t)(s.n * g->C) * 8) + useg_device_align_up((size_t)(s.n * g->C) * 4) +
+             4 * useg_device_align_up((size_t)s.nodes * 4) + 2 * useg_device_align_up((size_t)s.n * 4) +
+             useg_device_align_up((size_t)(s.edges > 0 ? s.edges : 1) * 4);
+    s.out = useg_device_align_up((size_t)(s.n > 1 ? s.n - 1 : 1) * 8) +
+            useg_device_align_up((size_t)(s.n > 1 ? s.n - 1 : 1) * 4) + useg_device_align_up((size_t)n_thresholds * 4) +
+            useg_device_align_up(16);
     return s;
 }
 
@@ -306,7 +306,7 @@ extern "C" useg_status useg_merge_greedy_batch_cuda(useg_ctx *ctx, useg_merge_gr
         char *w = work, *o = out;
         auto take = [](char **at, size_t b) {
             char *p = *at;
-            *at += up(b);
+            *at += useg_device_align_up(b);
             return p;
         };
         for (int i = 0; i < G; i++) {

@@ -407,14 +407,12 @@ static __global__ void __launch_bounds__(LANCZOS_THREADS)
     }
 }
 
-// b rounded up to the device alignment: the size of one piece of a job's workspace.
-static size_t up(size_t b) { return (b + USEG_DEVICE_ALIGN - 1) & ~(size_t)(USEG_DEVICE_ALIGN - 1); }
-
 // Bytes of one job's workspace: kmax n + 6 n + 8 kmax + 1 doubles, n hashes
 // and indices, kmax + n flag bytes, each piece rounded to 256 bytes.
 static size_t job_bytes(int64_t n, int64_t kmax) {
-    return up((size_t)(kmax * n) * 8) + 6 * up((size_t)n * 8) + up((size_t)(8 * kmax + 1) * 8) +
-           2 * up((size_t)n * 8) + up((size_t)(kmax + n));
+    return useg_device_align_up((size_t)(kmax * n) * 8) + 6 * useg_device_align_up((size_t)n * 8) +
+           useg_device_align_up((size_t)(8 * kmax + 1) * 8) + 2 * useg_device_align_up((size_t)n * 8) +
+           useg_device_align_up((size_t)(kmax + n));
 }
 
 extern "C" useg_status useg_ncut_fiedler_batch_cuda(useg_ctx *ctx, const useg_ncut_graph *graphs, int batch,
@@ -459,7 +457,7 @@ extern "C" useg_status useg_ncut_fiedler_batch_cuda(useg_ctx *ctx, const useg_nc
         const int64_t n = g->n, kmax = max_iter < n - 1 ? max_iter : n - 1;
         auto take = [&work](size_t b_) {
             char *p = work;
-            work += up(b_);
+            work += useg_device_align_up(b_);
             return p;
         };
         // A braced list is evaluated left to right: the pieces follow each other in `work`.
